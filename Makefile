@@ -1,0 +1,57 @@
+# Two commands for a fresh machine with Python 3.11+ and make: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+BABEL := $(BIN)/pybabel
+LOCALES := locales
+PO_FILES := $(wildcard $(LOCALES)/*/LC_MESSAGES/messages.po)
+MO_FILES := $(PO_FILES:.po=.mo)
+
+.PHONY: run test setup lint i18n bench clean diagrams
+
+run: setup $(MO_FILES)
+	$(BIN)/mentorbot run
+
+test: setup $(MO_FILES)
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BABEL) extract -F babel.cfg -k _ -k N_ -k ngettext:1,2 --no-location --sort-output \
+		-w 99 --project mentorbot -o $(VENV)/messages.check.pot . >/dev/null
+	$(BIN)/python -m pytest
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+# Catalogs: extract from the code, merge into each language, compile (.mo files are built, not committed).
+i18n: setup
+	$(BABEL) extract -F babel.cfg -k _ -k N_ -k ngettext:1,2 --no-location --sort-output \
+		-w 99 --project mentorbot --copyright-holder "mentorbot contributors" \
+		-o $(LOCALES)/messages.pot .
+	$(BABEL) update -i $(LOCALES)/messages.pot -d $(LOCALES) -D messages -w 99 \
+		--ignore-pot-creation-date --no-fuzzy-matching
+	$(BABEL) compile -d $(LOCALES) -D messages --statistics
+
+%.mo: %.po
+	$(BABEL) compile -i $< -o $@
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+
+bench: setup $(MO_FILES)
+	$(BIN)/python bench/engine.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache
+	find $(LOCALES) -name '*.mo' -delete
+
+diagrams: setup
+	$(BIN)/python -m handlers.diagram

@@ -1,0 +1,25 @@
+"""What every outbound channel adapter offers the dispatcher."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from bot.messages import Outbound
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    """`ok` sent; otherwise `retry` says whether trying again later may work."""
+
+    ok: bool
+    external_id: str | None = None
+    error: str | None = None
+    retry: bool = False
+    unreachable: bool = False
+
+
+class ChannelSender(Protocol):
+    name: str
+
+    async def send(self, outbound: Outbound) -> SendResult: ...

@@ -1,0 +1,107 @@
+"""The local web chat: a real page at /chat where a person chats as a student."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, Field
+
+from bot.channels.base import SendResult
+from bot.messages import Channel, Inbound, Outbound
+from storage.demo import demo_people
+from storage.outbox import sent_after
+from storage.people import link_identity
+
+PAGE = Path(__file__).with_name("webchat.html")
+MAX_TEXT = 100_000
+
+
+class WebchatSender:
+    """Web chat replies are 'sent' once recorded: the page fetches them by id."""
+
+    name = Channel.WEBCHAT
+
+    async def send(self, outbound: Outbound) -> SendResult:
+        return SendResult(ok=True, external_id=f"web-{outbound.delivery_id}")
+
+
+class NewSession(BaseModel):
+    person_id: int | None = None
+    language: str | None = Field(default=None, max_length=35)
+
+
+class Said(BaseModel):
+    address: Annotated[str, Field(min_length=8, max_length=64)]
+    message_id: Annotated[str, Field(min_length=1, max_length=64)]
+    text: Annotated[str, Field(max_length=MAX_TEXT)] = ""
+    choice_id: Annotated[str | None, Field(max_length=64)] = None
+
+
+def router(runtime: Any) -> APIRouter:
+    api = APIRouter()
+
+    @api.get("/chat", response_class=HTMLResponse, include_in_schema=False)
+    async def page() -> str:
+        return PAGE.read_text(encoding="utf-8")
+
+    @api.get("/chat/api/info")
+    async def info() -> dict[str, Any]:
+        people = await runtime.db.run(demo_people) if runtime.demo_chat else []
+        return {"channels": runtime.channel_status(), "people": people}
+
+    @api.post("/chat/api/sessions")
+    async def new_session(body: NewSession) -> dict[str, str]:
+        address = "web-" + secrets.token_urlsafe(16)
+        if body.person_id is not None:
+            if not runtime.demo_chat:
+                raise HTTPException(403, "choosing a person is only for the demo database")
+            await runtime.db.run(lambda s: _claim(s, body.person_id, address, runtime.clock.now()))
+        return {"address": address}
+
+    @api.post("/chat/api/messages")
+    async def said(body: Said, request: Request) -> dict[str, Any]:
+        inbound = Inbound(
+            Channel.WEBCHAT,
+            body.address,
+            f"{body.address}:{body.message_id}",
+            body.text,
+            choice_id=body.choice_id,
+            locale_hint=request.headers.get("accept-language", "")[:35] or None,
+        )
+        handled = await runtime.engine.handle(inbound)
+        await runtime.dispatcher.deliver(handled.outbound)
+        return {"duplicate": handled.duplicate, "messages": [_json(o) for o in handled.outbound]}
+
+    @api.get("/chat/api/messages")
+    async def inbox(address: str, after: int = 0) -> dict[str, Any]:
+        rows = await runtime.db.run(lambda s: sent_after(s, Channel.WEBCHAT, address, after))
+        return {
+            "messages": [
+                {
+                    "id": r.id,
+                    "text": r.text,
+                    "choices": [c for c in r.choices if c["id"] != "__request_phone__"],
+                }
+                for r in rows
+            ]
+        }
+
+    return api
+
+
+def _claim(session: Any, person_id: int, address: str, now: Any) -> None:
+    link_identity(session, person_id, Channel.WEBCHAT, address, now)
+
+
+def _json(item: Outbound) -> dict[str, Any]:
+    choices = [{"id": c.id, "label": c.label} for c in item.reply.choices]
+    return {
+        "id": item.delivery_id,
+        "text": item.reply.text,
+        "choices": choices,
+        "request_phone": item.reply.request_phone,
+    }

@@ -1,0 +1,81 @@
+"""Sends recorded deliveries through their channel and records the outcome."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+
+import structlog
+
+from bot.channels.base import ChannelSender, SendResult
+from bot.clock import Clock
+from bot.messages import Outbound
+from bot.metrics import Metrics
+from storage.database import Database
+from storage.outbox import mark_failed, mark_retry, mark_sent, pending_for, reply_from_row
+
+log = structlog.get_logger("mentorbot.dispatch")
+_RETRY_DELAY = timedelta(seconds=30)
+
+
+class Dispatcher:
+    def __init__(
+        self, db: Database, senders: Mapping[str, ChannelSender], clock: Clock, metrics: Metrics
+    ) -> None:
+        self._db = db
+        self._senders = senders
+        self._clock = clock
+        self._metrics = metrics
+
+    @property
+    def channels(self) -> list[str]:
+        return sorted(self._senders)
+
+    async def deliver(self, outbound: Sequence[Outbound]) -> None:
+        """The fast path for replies: send right after the turn committed, in order."""
+        for item in outbound:
+            sender = self._senders.get(item.channel)
+            if sender is None:
+                continue  # left pending; a sender for that channel picks it up when configured
+            result = await self._send(sender, item)
+            await self._db.run(lambda s, i=item, r=result: self._record(s, i, r))
+
+    async def drain(self, limit: int = 200) -> int:
+        """Send whatever is still pending (a crash between commit and send, a retry)."""
+        sent = 0
+        for channel in self._senders:
+            now = self._clock.now()
+            rows = await self._db.run(lambda s, c=channel, n=now: pending_for(s, c, n, limit))
+            batch = [
+                Outbound(
+                    r.id or 0,
+                    r.channel,
+                    r.address,
+                    reply_from_row(r.text, r.choices),
+                    r.person_id,
+                    r.kind,
+                    dict(r.meta),
+                )
+                for r in rows
+            ]
+            await self.deliver(batch)
+            sent += len(batch)
+        return sent
+
+    async def _send(self, sender: ChannelSender, item: Outbound) -> SendResult:
+        try:
+            return await sender.send(item)
+        except Exception as exc:  # a broken adapter must not lose the delivery
+            log.exception("dispatch.send_failed", channel=item.channel, delivery=item.delivery_id)
+            return SendResult(ok=False, error=repr(exc), retry=True)
+
+    def _record(self, session: object, item: Outbound, result: SendResult) -> None:
+        now = self._clock.now()
+        if result.ok:
+            mark_sent(session, [item.delivery_id], now, result.external_id)  # type: ignore[arg-type]
+        elif result.retry:
+            later = now + _RETRY_DELAY
+            mark_retry(session, item.delivery_id, now, later, result.error or "retry")  # type: ignore[arg-type]
+        else:
+            mark_failed(session, item.delivery_id, now, result.error or "failed")  # type: ignore[arg-type]
+        self._metrics.outbound(item.channel, "sent" if result.ok else "failed")

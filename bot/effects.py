@@ -1,0 +1,113 @@
+"""Applies the effects a flow step asked for, inside the turn's transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session
+
+from bot.i18n import Gettext
+from bot.messages import Channel, Inbound, Reply
+from handlers.flow import Effect
+from handlers.main import help_reply
+from handlers.privacy import describe_stored_data
+from storage import consent as consent_store
+from storage import people
+from storage.tables import Person
+
+
+@dataclass(slots=True)
+class EffectContext:
+    session: Session
+    person: Person
+    consent: dict[str, str]
+    inbound: Inbound
+    now: datetime
+    t: Gettext
+    consent_text_version: str
+    erased: bool = False
+
+
+def apply_effect(ctx: EffectContext, effect: Effect) -> tuple[Reply, ...]:
+    handler = _HANDLERS.get(effect.kind)
+    if handler is None:
+        raise ValueError(f"unknown effect {effect.kind!r}")
+    return handler(ctx, effect)
+
+
+def _record_consent(ctx: EffectContext, effect: Effect) -> tuple[Reply, ...]:
+    purpose, decision = effect.args["purpose"], effect.args["decision"]
+    consent_store.append_consent(
+        ctx.session,
+        person_id=ctx.person.id or 0,
+        purpose=purpose,
+        decision=decision,
+        phone=ctx.person.phone_e164,
+        channel=ctx.inbound.channel,
+        text_version=ctx.consent_text_version,
+        locale=ctx.t.locale,
+        source_message_id=ctx.inbound.external_id,
+        now=ctx.now,
+    )
+    ctx.consent[purpose] = decision
+    return ()
+
+
+def _set_phone(ctx: EffectContext, effect: Effect) -> tuple[Reply, ...]:
+    e164 = effect.args["e164"]
+    ctx.person.phone_e164 = e164
+    ctx.session.add(ctx.person)
+    if e164:
+        # The same person texting in later is recognised: the phone becomes an SMS identity.
+        people.link_identity(ctx.session, ctx.person.id or 0, Channel.SMS, e164, ctx.now)
+    return ()
+
+
+def _set_locale(ctx: EffectContext, effect: Effect) -> tuple[Reply, ...]:
+    ctx.person.locale = effect.args["locale"]
+    ctx.session.add(ctx.person)
+    return ()
+
+
+def _erase(ctx: EffectContext, effect: Effect) -> tuple[Reply, ...]:
+    person_id = ctx.person.id or 0
+    consent_store.strip_for_erasure(ctx.session, person_id)
+    people.erase_personal_data(ctx.session, person_id, ctx.now)
+    ctx.erased = True
+    return ()
+
+
+def _show_my_data(ctx: EffectContext, effect: Effect) -> tuple[Reply, ...]:
+    return (Reply(describe_stored_data(ctx.t, snapshot(ctx.session, ctx.person))),)
+
+
+def snapshot(session: Session, person: Person) -> dict[str, object]:
+    """Everything stored about a person, in plain data (also served by /mydata)."""
+    person_id = person.id or 0
+    profile = person.model_dump(exclude={"id", "created_at"})
+    consents = [
+        {"date": r.created_at.date().isoformat(), "purpose": r.purpose, "decision": r.decision}
+        for r in consent_store.consent_history(session, person_id)
+    ]
+    channels = sorted({i.channel for i in people.identities_of(session, person_id)})
+    return {
+        "profile": profile,
+        "channels": channels,
+        "consents": consents,
+        "message_count": people.message_count(session, person_id),
+    }
+
+
+def _show_help(ctx: EffectContext, effect: Effect) -> tuple[Reply, ...]:
+    return (help_reply(ctx.t),)
+
+
+_HANDLERS = {
+    "show_help": _show_help,
+    "record_consent": _record_consent,
+    "set_phone": _set_phone,
+    "set_locale": _set_locale,
+    "erase_person": _erase,
+    "show_my_data": _show_my_data,
+}

@@ -1,0 +1,60 @@
+"""The channel-neutral vocabulary: what comes in, what goes out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class Channel(StrEnum):
+    TELEGRAM = "telegram"
+    SMS = "sms"
+    WEBCHAT = "webchat"
+    CONSOLE = "console"
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """An answer the person can pick; adapters render it as a button or a numbered line."""
+
+    id: str
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One message from a person, as any channel adapter hands it to the engine."""
+
+    channel: str
+    address: str
+    external_id: str
+    text: str = ""
+    received_at: datetime | None = None
+    choice_id: str | None = None
+    contact_phone: str | None = None
+    locale_hint: str | None = None
+    display_name: str | None = None
+    link_token: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """One message to a person, already in their language."""
+
+    text: str
+    choices: tuple[Choice, ...] = ()
+    request_phone: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Outbound:
+    """A reply addressed and recorded as a delivery, ready for a channel to send."""
+
+    delivery_id: int
+    channel: str
+    address: str
+    reply: Reply
+    person_id: int | None = None
+    kind: str = "reply"
+    meta: dict[str, object] = field(default_factory=dict)

@@ -1,0 +1,183 @@
+"""One turn of a conversation, run inside one database transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlmodel import Session
+
+from bot.choices import resolve_choice
+from bot.clock import Clock
+from bot.effects import EffectContext, apply_effect
+from bot.engine_types import Handled
+from bot.i18n import Translator
+from bot.messages import Inbound, Reply
+from handlers.commands import find_command
+from handlers.eligibility import EligibilityRule
+from handlers.flow import Flow, PersonView, Step, Turn
+from handlers.registry import AUTOMATIC, split_target
+from storage import consent as consent_store
+from storage.conversations import load_conversation, save_conversation
+from storage.outbox import add_replies
+from storage.people import create_person, person_by_identity
+from storage.tables import MessageLog
+from storage.upsert import insert_ignore
+
+_MAX_HOPS = 5
+
+
+@dataclass(slots=True)
+class _Progress:
+    flow: str
+    state: str
+    data: dict[str, Any]
+    replies: list[Reply] = field(default_factory=list)
+
+
+class TurnRunner:
+    def __init__(
+        self,
+        flows: Mapping[str, Flow],
+        translator: Translator,
+        clock: Clock,
+        rule: EligibilityRule,
+        consent_text_version: str,
+    ) -> None:
+        self._flows = flows
+        self._translator = translator
+        self._clock = clock
+        self._rule = rule
+        self._text_version = consent_text_version
+
+    def run(self, session: Session, inbound: Inbound) -> Handled:
+        now = self._clock.now()
+        person = person_by_identity(session, inbound.channel, inbound.address)
+        if person is None:
+            locale = self._translator.resolve(inbound.locale_hint)
+            person = create_person(
+                session,
+                inbound.channel,
+                inbound.address,
+                now,
+                locale=locale,
+                display_name=inbound.display_name,
+            )
+        log_row = dict(
+            channel=inbound.channel,
+            external_id=inbound.external_id,
+            person_id=person.id,
+            direction="in",
+            text=inbound.text,
+            created_at=now,
+        )
+        if not insert_ignore(session, MessageLog.__table__, log_row):
+            return Handled(duplicate=True, person_id=person.id)
+        conversation = load_conversation(session, person.id or 0, now)
+        ctx = EffectContext(
+            session,
+            person,
+            consent_store.current_consent(session, person.id or 0),
+            inbound,
+            now,
+            self._translator.for_locale(person.locale),
+            self._text_version,
+        )
+        progress = _Progress(conversation.flow, conversation.state, dict(conversation.data))
+        self._advance(ctx, progress)
+        if not ctx.erased:
+            save_conversation(
+                session,
+                person.id or 0,
+                conversation.version,
+                flow=progress.flow,
+                state=progress.state,
+                data=progress.data,
+                now=now,
+            )
+        outbound = add_replies(
+            session,
+            person_id=None if ctx.erased else person.id,
+            channel=inbound.channel,
+            address=inbound.address,
+            replies=progress.replies,
+            now=now,
+        )
+        return Handled(False, outbound, person.id)
+
+    def _advance(self, ctx: EffectContext, progress: _Progress) -> None:
+        command = find_command(ctx.inbound.text) if not ctx.inbound.choice_id else None
+        if command is not None:
+            _name, cmd = command
+            if cmd.effect is not None:
+                progress.replies.extend(apply_effect(ctx, cmd.effect))
+            entered = cmd.target is not None and self._move(progress, cmd.target)
+        else:
+            choice = ctx.inbound.choice_id or resolve_choice(
+                ctx.inbound.text, progress.data.get("offered", [])
+            )
+            entered = self._step(ctx, progress, choice)
+        for _hop in range(_MAX_HOPS):
+            if not entered or ctx.erased:
+                break
+            if (progress.flow, progress.state) in AUTOMATIC:
+                entered = self._step(ctx, progress, None)
+                continue
+            self._prompt(ctx, progress)
+            break
+        self._remember_choices(progress, entered)
+
+    def _step(self, ctx: EffectContext, progress: _Progress, choice: str | None) -> bool:
+        flow = self._flows[progress.flow]
+        step: Step = flow.steps[progress.state](self._turn(ctx, progress, choice))
+        progress.replies.extend(step.replies)
+        for effect in step.effects:
+            progress.replies.extend(apply_effect(ctx, effect))
+        progress.data.update(step.data)
+        return self._move(progress, flow.target(progress.state, step.event))
+
+    def _move(self, progress: _Progress, target: str) -> bool:
+        flow, state = split_target(progress.flow, target)
+        moved = (flow, state) != (progress.flow, progress.state)
+        progress.flow, progress.state = flow, state
+        return moved or target.startswith(flow + ":")
+
+    def _prompt(self, ctx: EffectContext, progress: _Progress) -> None:
+        prompt = self._flows[progress.flow].prompts.get(progress.state)
+        if prompt is not None:
+            progress.replies.extend(prompt(self._turn(ctx, progress, None)))
+
+    def _turn(self, ctx: EffectContext, progress: _Progress, choice: str | None) -> Turn:
+        ctx.t = self._translator.for_locale(ctx.person.locale)
+        return Turn(self._view(ctx), ctx.inbound, ctx.now, ctx.t, progress.data, choice)
+
+    def _view(self, ctx: EffectContext) -> PersonView:
+        p = ctx.person
+        eligible = self._rule.allows(
+            role=p.role,
+            track=p.track,
+            program=p.program,
+            last_active_at=p.last_active_at,
+            now=ctx.now,
+        )
+        return PersonView(
+            p.id or 0,
+            p.role,
+            p.display_name,
+            ctx.t.locale,
+            p.phone_e164,
+            eligible,
+            p.under_13,
+            dict(ctx.consent),
+        )
+
+    @staticmethod
+    def _remember_choices(progress: _Progress, entered: bool) -> None:
+        offered = [r for r in progress.replies if r.choices]
+        if offered:
+            progress.data["offered"] = [
+                {"id": c.id, "label": c.label} for c in offered[-1].choices
+            ]
+        elif entered:
+            progress.data["offered"] = []

@@ -1,0 +1,51 @@
+"""Commands that work from any state: they move the conversation, whatever it was doing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from handlers.flow import Effect
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    target: str | None  # "flow:state" to enter, or None to stay where we are
+    effect: Effect | None = None
+
+
+COMMANDS: dict[str, Command] = {
+    "/start": Command("onboarding:start"),
+    "/settings": Command("settings:menu"),
+    "/coaching": Command("onboarding:offer"),
+    "/mydata": Command(None, Effect("show_my_data")),
+    "/forgetme": Command("privacy:confirm_forget"),
+    "/help": Command(None, Effect("show_help")),
+}
+
+# Plain words people type instead of commands, in every supported language.
+WORDS = {
+    "settings": "/settings",
+    "ajustes": "/settings",
+    "configuración": "/settings",
+    "настройки": "/settings",
+    "सेटिंग्स": "/settings",
+    "help": "/help",
+    "ayuda": "/help",
+    "помощь": "/help",
+    "मदद": "/help",
+    "menu": "/help",
+    "меню": "/help",
+}
+
+
+def find_command(text: str) -> tuple[str, Command] | None:
+    """Match '/cmd', '/cmd@botname', '/cmd payload' or a lone keyword such as 'settings'."""
+    stripped = text.strip()
+    if not stripped or len(stripped) > 64:
+        return None
+    head = stripped.split()[0].lower()
+    if head.startswith("/"):
+        name = head.split("@", 1)[0]
+        return (name, COMMANDS[name]) if name in COMMANDS else None
+    name = WORDS.get(stripped.lower().strip("!.?¿¡ "))
+    return (name, COMMANDS[name]) if name else None

@@ -1,0 +1,127 @@
+"""Settings: the student sees and changes coaching consent, phone and language at any time."""
+
+from __future__ import annotations
+
+from bot.messages import Choice, Reply
+from handlers.copy import COACHING, foreign_number, phone_problem
+from handlers.flow import Effect, Flow, Step, Turn, table
+from handlers.phones import PhoneKind, check_phone, mask
+
+LANGUAGES = (("en", "English"), ("es", "Español"), ("hi", "हिन्दी"), ("ru", "Русский"))
+
+TRANSITIONS = table(
+    ("menu", "consent_changed", "settings:menu"),
+    ("menu", "needs_us_phone", "phone"),
+    ("menu", "change_phone", "phone"),
+    ("menu", "change_language", "language"),
+    ("menu", "done", "main:idle"),
+    ("menu", "unclear", "menu"),
+    ("phone", "phone_saved", "menu"),
+    ("phone", "bad_number", "phone"),
+    ("phone", "cancel", "menu"),
+    ("language", "chosen", "menu"),
+    ("language", "unclear", "language"),
+)
+
+
+def _menu_prompt(turn: Turn) -> tuple[Reply, ...]:
+    t, person = turn.t, turn.person
+    consent = person.consent.get(COACHING)
+    status = t._("on") if consent == "granted" else t._("off")
+    offered = person.eligible_for_coaching and not person.under_13
+    lines = [t._("Your settings:")]
+    if offered:
+        lines.append(t._("Coaching texts: {status}", status=status))
+    lines.append(t._("Phone: {phone}", phone=mask(person.phone_e164)))
+    lines.append(t._("Language: {language}", language=dict(LANGUAGES)[person.locale]))
+    toggle = t._("Turn coaching off") if consent == "granted" else t._("Turn coaching on")
+    choices = [
+        Choice("phone", t._("Change phone")),
+        Choice("language", t._("Change language")),
+        Choice("done", t._("Done")),
+    ]
+    if offered:
+        choices.insert(0, Choice("toggle", toggle))
+    return (Reply("\n".join(lines), tuple(choices)),)
+
+
+def _menu_step(turn: Turn) -> Step:
+    if turn.choice_id == "toggle":
+        return _toggle(turn)
+    events = {"phone": "change_phone", "language": "change_language", "done": "done"}
+    if turn.choice_id in events:
+        done = (Reply(turn.t._("Settings saved.")),) if turn.choice_id == "done" else ()
+        return Step(events[turn.choice_id], done)
+    return Step("unclear", (Reply(turn.t._("Please pick one of the options.")),))
+
+
+def _toggle(turn: Turn) -> Step:
+    person, t = turn.person, turn.t
+    if person.has_consent(COACHING):
+        record = Effect("record_consent", {"purpose": COACHING, "decision": "withdrawn"})
+        return Step("consent_changed", (Reply(t._("Coaching texts are off.")),), (record,))
+    if check_phone(person.phone_e164 or "").kind is not PhoneKind.US:
+        return Step(
+            "needs_us_phone",
+            (Reply(t._("Coaching needs a US phone number first.")),),
+            data={"grant_after_phone": True},
+        )
+    record = Effect("record_consent", {"purpose": COACHING, "decision": "granted"})
+    text = t._(
+        "Coaching texts are on for {phone}. Reply STOP at any time to opt out.",
+        phone=mask(person.phone_e164),
+    )
+    return Step("consent_changed", (Reply(text),), (record,))
+
+
+def _phone_prompt(turn: Turn) -> tuple[Reply, ...]:
+    t = turn.t
+    choices = (Choice("remove", t._("Remove my number")), Choice("cancel", t._("Cancel")))
+    return (Reply(t._("Send me your new phone number."), choices, request_phone=True),)
+
+
+def _phone_step(turn: Turn) -> Step:
+    t = turn.t
+    if turn.choice_id == "cancel":
+        return Step("cancel", data={"grant_after_phone": False})
+    if turn.choice_id == "remove":
+        return _phone_saved(turn, None, t._("Your phone number is removed."))
+    check = check_phone(turn.inbound.contact_phone or turn.text)
+    if check.kind is PhoneKind.US:
+        return _phone_saved(turn, check.e164, t._("Saved {phone}.", phone=mask(check.e164)))
+    if check.kind is PhoneKind.FOREIGN:
+        return _phone_saved(turn, check.e164, foreign_number(t, check.e164 or ""))
+    return Step("bad_number", (Reply(phone_problem(t, check.kind)),))
+
+
+def _phone_saved(turn: Turn, e164: str | None, text: str) -> Step:
+    """Consent follows the number: a new US number carries it, anything else withdraws it."""
+    effects = [Effect("set_phone", {"e164": e164})]
+    is_us = e164 is not None and check_phone(e164).kind is PhoneKind.US
+    wanted = turn.person.has_consent(COACHING) or turn.data.get("grant_after_phone")
+    if wanted and is_us:
+        effects.append(Effect("record_consent", {"purpose": COACHING, "decision": "granted"}))
+    elif turn.person.has_consent(COACHING):
+        effects.append(Effect("record_consent", {"purpose": COACHING, "decision": "withdrawn"}))
+        text += "\n" + turn.t._("Coaching texts are off, since they need a US number.")
+    return Step("phone_saved", (Reply(text),), tuple(effects), {"grant_after_phone": False})
+
+
+def _language_prompt(turn: Turn) -> tuple[Reply, ...]:
+    choices = tuple(Choice(code, label) for code, label in LANGUAGES)
+    return (Reply(turn.t._("Which language should I use?"), choices),)
+
+
+def _language_step(turn: Turn) -> Step:
+    if turn.choice_id in dict(LANGUAGES):
+        return Step("chosen", effects=(Effect("set_locale", {"locale": turn.choice_id}),))
+    return Step("unclear", (Reply(turn.t._("Please pick one of the options.")),))
+
+
+FLOW = Flow(
+    name="settings",
+    initial="menu",
+    transitions=TRANSITIONS,
+    steps={"menu": _menu_step, "phone": _phone_step, "language": _language_step},
+    prompts={"menu": _menu_prompt, "phone": _phone_prompt, "language": _language_prompt},
+)

@@ -1,0 +1,77 @@
+"""Consent records: append-only; the current state is derived from the latest per purpose."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlmodel import Session
+
+from handlers.phones import phone_hash
+from storage.tables import ConsentRecord
+
+
+def current_consent(session: Session, person_id: int) -> dict[str, str]:
+    rows = session.execute(
+        select(ConsentRecord.purpose, ConsentRecord.decision)
+        .where(ConsentRecord.person_id == person_id)
+        .order_by(ConsentRecord.id)
+    )
+    return {purpose: decision for purpose, decision in rows}
+
+
+def consent_history(session: Session, person_id: int) -> list[ConsentRecord]:
+    statement = (
+        select(ConsentRecord)
+        .where(ConsentRecord.person_id == person_id)
+        .order_by(ConsentRecord.id)
+    )
+    return list(session.execute(statement).scalars())
+
+
+def append_consent(
+    session: Session,
+    *,
+    person_id: int,
+    purpose: str,
+    decision: str,
+    phone: str | None,
+    channel: str | None,
+    text_version: str | None,
+    locale: str | None,
+    source_message_id: str | None,
+    now: datetime,
+    actor: str = "self",
+) -> ConsentRecord:
+    record = ConsentRecord(
+        person_id=person_id,
+        purpose=purpose,
+        decision=decision,
+        phone_e164=phone,
+        phone_hash=phone_hash(phone) if phone else None,
+        channel=channel,
+        text_version=text_version,
+        locale=locale,
+        source_message_id=source_message_id,
+        actor=actor,
+        created_at=now,
+    )
+    session.add(record)
+    return record
+
+
+def strip_for_erasure(session: Session, person_id: int) -> None:
+    """Keep only what compliance needs: the phone's hash, the purpose, the decision, the time."""
+    session.execute(
+        update(ConsentRecord)
+        .where(ConsentRecord.person_id == person_id)
+        .values(
+            person_id=None,
+            phone_e164=None,
+            channel=None,
+            text_version=None,
+            locale=None,
+            source_message_id=None,
+            actor="erased",
+        )
+    )

@@ -1,0 +1,141 @@
+"""SQLModel tables: people, identities, conversations, messages, consent, opt-outs, deliveries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from storage.types import UTCDateTime
+
+
+def _utc(**kw: Any) -> Any:
+    return Field(sa_column=Column(UTCDateTime(), **kw))
+
+
+class Person(SQLModel, table=True):
+    __tablename__ = "person"
+    id: int | None = Field(default=None, primary_key=True)
+    role: str = Field(default="student", index=True)  # student | parent | mentor | admin
+    display_name: str | None = None
+    locale: str | None = None
+    time_zone: str | None = None
+    lms_id: str | None = Field(default=None, unique=True)
+    program: str | None = Field(default=None, index=True)
+    track: str | None = None
+    grade: str | None = None
+    cohort: str | None = None
+    enrolled_at: datetime | None = _utc(nullable=True)
+    last_active_at: datetime | None = _utc(nullable=True)
+    under_13: bool = False
+    phone_e164: str | None = Field(default=None, index=True)
+    mentor_id: int | None = Field(default=None, foreign_key="person.id")
+    created_at: datetime = _utc(nullable=False)
+    erased_at: datetime | None = _utc(nullable=True)
+
+
+class Identity(SQLModel, table=True):
+    """How to reach a person on one channel; one person may have several."""
+
+    __tablename__ = "identity"
+    __table_args__ = (UniqueConstraint("channel", "address", name="uq_identity_channel_address"),)
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    channel: str
+    address: str
+    reachable: bool = True
+    created_at: datetime = _utc(nullable=False)
+
+
+class Conversation(SQLModel, table=True):
+    __tablename__ = "conversation"
+    person_id: int = Field(foreign_key="person.id", primary_key=True)
+    flow: str = "onboarding"
+    state: str = "start"
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    version: int = 0
+    mode: str = "bot"  # bot | human (a mentor holds the conversation)
+    updated_at: datetime = _utc(nullable=False)
+
+
+class MessageLog(SQLModel, table=True):
+    """Every message in and out; (channel, external_id) is unique, so a redelivery is a no-op."""
+
+    __tablename__ = "message_log"
+    __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_message_channel_extid"),)
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str
+    external_id: str
+    person_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    direction: str = "in"
+    text: str | None = None
+    created_at: datetime = _utc(nullable=False)
+
+
+class ConsentRecord(SQLModel, table=True):
+    """Append-only: the current consent is the latest record per person and purpose."""
+
+    __tablename__ = "consent_record"
+    __table_args__ = (Index("ix_consent_person_purpose", "person_id", "purpose", "id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int | None = Field(default=None, foreign_key="person.id")
+    purpose: str  # coaching | nudges | parent_updates | parent_sms
+    decision: str  # granted | declined | withdrawn
+    phone_e164: str | None = None
+    phone_hash: str | None = Field(default=None, index=True)
+    channel: str | None = None
+    text_version: str | None = None
+    locale: str | None = None
+    source_message_id: str | None = None
+    actor: str = "self"
+    created_at: datetime = _utc(nullable=False)
+
+
+class OptOut(SQLModel, table=True):
+    """Per phone number: everyone who shares the number is covered."""
+
+    __tablename__ = "opt_out"
+    phone_e164: str = Field(primary_key=True)
+    opted_out: bool = True
+    paused_until: datetime | None = _utc(nullable=True)
+    source: str | None = None
+    updated_at: datetime = _utc(nullable=False)
+
+
+class Delivery(SQLModel, table=True):
+    """The outbox: every outbound message is a row before it is sent."""
+
+    __tablename__ = "delivery"
+    __table_args__ = (
+        Index("ix_delivery_due", "status", "due_at"),
+        Index("ix_delivery_person", "person_id", "created_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int | None = Field(default=None, foreign_key="person.id")
+    channel: str
+    address: str
+    kind: str = "reply"  # reply | nudge | digest | broadcast | relay | system
+    purpose: str | None = None  # consent purpose required at send time, if any
+    text: str
+    choices: list[dict[str, str]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    status: str = Field(default="pending")
+    due_at: datetime = _utc(nullable=False)
+    expires_at: datetime | None = _utc(nullable=True)
+    dedupe_key: str | None = Field(default=None, unique=True)
+    attempts: int = 0
+    external_id: str | None = Field(default=None, index=True)
+    error: str | None = None
+    segments: int | None = None
+    encoding: str | None = None
+    campaign_id: str | None = Field(default=None, index=True)
+    meta: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = _utc(nullable=False)
+    sent_at: datetime | None = _utc(nullable=True)
+    updated_at: datetime = _utc(nullable=False)
+
+
+PENDING_STATUSES = ("pending", "held")
