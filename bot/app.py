@@ -7,9 +7,10 @@ from datetime import timedelta
 from typing import Any
 
 import structlog
+from fastapi import APIRouter
 
-from bot.channels.base import ChannelSender
-from bot.channels.webchat import WebchatSender
+from bot.channels.base import ChannelParts, ChannelSender, Service
+from bot.channels.webchat import webchat_parts
 from bot.clock import Clock, SystemClock
 from bot.dispatch import Dispatcher
 from bot.engine import Engine
@@ -40,17 +41,32 @@ class Runtime:
     dispatcher: Dispatcher
     ticker: Ticker
     demo_chat: bool
+    routers: list[APIRouter] = field(default_factory=list)
+    services: list[Service] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
 
     def channel_status(self) -> dict[str, bool]:
-        s = self.settings
-        return {"webchat": True, "telegram": s.telegram_enabled, "sms": s.sms_enabled}
+        active = set(self.dispatcher.channels)
+        return {name: name in active for name in ("webchat", "telegram", "sms")}
+
+    def attach(self, parts: ChannelParts) -> None:
+        """Plug a channel in: its sender, its HTTP routes, its background service."""
+        if parts.sender is not None:
+            self.dispatcher.register(parts.sender)
+        if parts.router is not None:
+            self.routers.append(parts.router)
+        if parts.service is not None:
+            self.services.append(parts.service)
 
     async def start(self) -> None:
+        for service in self.services:
+            await service.start()
         self.ticker.start()
 
     async def stop(self) -> None:
         await self.ticker.stop()
+        for service in reversed(self.services):
+            await service.stop()
         self.db.close()
 
 
@@ -81,11 +97,26 @@ def build_runtime(
         consent.eligible_programs,
         timedelta(days=consent.active_within_days),
     )
-    runner = TurnRunner(default_flows(), translator, clock, rule, consent.text_version)
+    link_secret = settings.telegram.link_secret
+    runner = TurnRunner(
+        default_flows(),
+        translator,
+        clock,
+        rule,
+        consent.text_version,
+        link_secret.get_secret_value() if link_secret else None,
+    )
     engine = Engine(db, runner, translator, clock, metrics)
-    all_senders: dict[str, ChannelSender] = {"webchat": WebchatSender()}
-    all_senders.update(senders or {})
-    dispatcher = Dispatcher(db, all_senders, clock, metrics)
+    dispatcher = Dispatcher(db, dict(senders or {}), clock, metrics)
     ticker = Ticker(dispatcher, settings.scheduler)
     demo_chat = settings.uses_default_database and settings.environment != "production"
-    return Runtime(settings, clock, db, translator, metrics, engine, dispatcher, ticker, demo_chat)
+    runtime = Runtime(
+        settings, clock, db, translator, metrics, engine, dispatcher, ticker, demo_chat
+    )
+    attach_channels(runtime)
+    return runtime
+
+
+def attach_channels(runtime: Runtime) -> None:
+    """Each channel is enabled by the credentials present in the settings."""
+    runtime.attach(webchat_parts(runtime))

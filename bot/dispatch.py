@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 
 import structlog
@@ -13,6 +13,7 @@ from bot.messages import Outbound
 from bot.metrics import Metrics
 from storage.database import Database
 from storage.outbox import mark_failed, mark_retry, mark_sent, pending_for, reply_from_row
+from storage.people import set_reachable
 
 log = structlog.get_logger("mentorbot.dispatch")
 _RETRY_DELAY = timedelta(seconds=30)
@@ -20,12 +21,15 @@ _RETRY_DELAY = timedelta(seconds=30)
 
 class Dispatcher:
     def __init__(
-        self, db: Database, senders: Mapping[str, ChannelSender], clock: Clock, metrics: Metrics
+        self, db: Database, senders: dict[str, ChannelSender], clock: Clock, metrics: Metrics
     ) -> None:
         self._db = db
         self._senders = senders
         self._clock = clock
         self._metrics = metrics
+
+    def register(self, sender: ChannelSender) -> None:
+        self._senders[sender.name] = sender
 
     @property
     def channels(self) -> list[str]:
@@ -71,6 +75,8 @@ class Dispatcher:
 
     def _record(self, session: object, item: Outbound, result: SendResult) -> None:
         now = self._clock.now()
+        if result.unreachable:
+            set_reachable(session, item.channel, item.address, False)  # type: ignore[arg-type]
         if result.ok:
             mark_sent(session, [item.delivery_id], now, result.external_id)  # type: ignore[arg-type]
         elif result.retry:

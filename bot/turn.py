@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session
@@ -13,6 +14,7 @@ from bot.clock import Clock
 from bot.effects import EffectContext, apply_effect
 from bot.engine_types import Handled
 from bot.i18n import Translator
+from bot.links import read_link_token
 from bot.messages import Inbound, Reply
 from handlers.commands import find_command
 from handlers.eligibility import EligibilityRule
@@ -21,8 +23,8 @@ from handlers.registry import AUTOMATIC, split_target
 from storage import consent as consent_store
 from storage.conversations import load_conversation, save_conversation
 from storage.outbox import add_replies
-from storage.people import create_person, person_by_identity
-from storage.tables import MessageLog
+from storage.people import create_person, move_identity, person_by_identity, person_by_lms_id
+from storage.tables import MessageLog, Person
 from storage.upsert import insert_ignore
 
 _MAX_HOPS = 5
@@ -44,26 +46,18 @@ class TurnRunner:
         clock: Clock,
         rule: EligibilityRule,
         consent_text_version: str,
+        link_secret: str | None = None,
     ) -> None:
         self._flows = flows
         self._translator = translator
         self._clock = clock
         self._rule = rule
         self._text_version = consent_text_version
+        self._link_secret = link_secret
 
     def run(self, session: Session, inbound: Inbound) -> Handled:
         now = self._clock.now()
-        person = person_by_identity(session, inbound.channel, inbound.address)
-        if person is None:
-            locale = self._translator.resolve(inbound.locale_hint)
-            person = create_person(
-                session,
-                inbound.channel,
-                inbound.address,
-                now,
-                locale=locale,
-                display_name=inbound.display_name,
-            )
+        person = self._resolve_person(session, inbound, now)
         log_row = dict(
             channel=inbound.channel,
             external_id=inbound.external_id,
@@ -106,6 +100,36 @@ class TurnRunner:
         )
         return Handled(False, outbound, person.id)
 
+    def _resolve_person(self, session: Session, inbound: Inbound, now: datetime) -> Person:
+        linked = self._linked_person(session, inbound, now)
+        if linked is not None:
+            return linked
+        person = person_by_identity(session, inbound.channel, inbound.address)
+        if person is not None:
+            return person
+        locale = self._translator.resolve(inbound.locale_hint)
+        return create_person(
+            session,
+            inbound.channel,
+            inbound.address,
+            now,
+            locale=locale,
+            display_name=inbound.display_name,
+        )
+
+    def _linked_person(self, session: Session, inbound: Inbound, now: datetime) -> Person | None:
+        """A valid signed deep link ties this chat to the student with that LMS id."""
+        if not inbound.link_token or not self._link_secret:
+            return None
+        lms_id = read_link_token(inbound.link_token, self._link_secret)
+        target = person_by_lms_id(session, lms_id) if lms_id else None
+        if target is None:
+            return None
+        current = person_by_identity(session, inbound.channel, inbound.address)
+        if current is None or current.id != target.id:
+            move_identity(session, inbound.channel, inbound.address, target.id or 0, now)
+        return target
+
     def _advance(self, ctx: EffectContext, progress: _Progress) -> None:
         command = find_command(ctx.inbound.text) if not ctx.inbound.choice_id else None
         if command is not None:
@@ -113,6 +137,10 @@ class TurnRunner:
             if cmd.effect is not None:
                 progress.replies.extend(apply_effect(ctx, cmd.effect))
             entered = cmd.target is not None and self._move(progress, cmd.target)
+        elif self._is_stale(ctx.inbound.choice_id, progress):
+            text = ctx.t._("That button is no longer active. Please use the latest message.")
+            progress.replies.append(Reply(text))
+            return
         else:
             choice = ctx.inbound.choice_id or resolve_choice(
                 ctx.inbound.text, progress.data.get("offered", [])
@@ -171,6 +199,13 @@ class TurnRunner:
             p.under_13,
             dict(ctx.consent),
         )
+
+    @staticmethod
+    def _is_stale(choice_id: str | None, progress: _Progress) -> bool:
+        """A pressed button must be one the conversation offers now (not an old or forged one)."""
+        if choice_id is None:
+            return False
+        return choice_id not in {option["id"] for option in progress.data.get("offered", [])}
 
     @staticmethod
     def _remember_choices(progress: _Progress, entered: bool) -> None:

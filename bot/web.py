@@ -10,7 +10,6 @@ from fastapi.responses import Response
 from sqlalchemy import text
 
 from bot.app import Runtime
-from bot.channels import webchat
 
 
 def create_web_app(runtime: Runtime) -> FastAPI:
@@ -24,7 +23,8 @@ def create_web_app(runtime: Runtime) -> FastAPI:
 
     app = FastAPI(title="mentorbot", version="0.1.0", lifespan=lifespan)
     app.state.runtime = runtime
-    app.include_router(webchat.router(runtime))
+    for router in runtime.routers:
+        app.include_router(router)
     app.add_api_route("/healthz", _healthz(runtime), methods=["GET"])
     app.add_api_route("/metrics", _metrics(runtime), methods=["GET"], include_in_schema=False)
     return app

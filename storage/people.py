@@ -87,3 +87,26 @@ def erase_personal_data(session: Session, person_id: int, now: datetime) -> None
             erased_at=now,
         )
     )
+
+
+def person_by_lms_id(session: Session, lms_id: str) -> Person | None:
+    statement = select(Person).where(Person.lms_id == lms_id, Person.erased_at.is_(None))  # type: ignore[union-attr]
+    return session.execute(statement).scalars().first()
+
+
+def move_identity(
+    session: Session, channel: str, address: str, person_id: int, now: datetime
+) -> None:
+    """Point an address at another person (a deep link proved who is behind the chat)."""
+    session.execute(
+        delete(Identity).where(Identity.channel == channel, Identity.address == address)
+    )
+    session.add(Identity(person_id=person_id, channel=channel, address=address, created_at=now))
+
+
+def set_reachable(session: Session, channel: str, address: str, reachable: bool) -> None:
+    session.execute(
+        update(Identity)
+        .where(Identity.channel == channel, Identity.address == address)
+        .values(reachable=reachable)
+    )

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from fastapi import APIRouter
+
 from bot.messages import Outbound
 
 
@@ -23,3 +25,18 @@ class ChannelSender(Protocol):
     name: str
 
     async def send(self, outbound: Outbound) -> SendResult: ...
+
+
+class Service(Protocol):
+    """Something that runs in the background while the app runs (a poller, a queue drain)."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelParts:
+    sender: ChannelSender | None = None
+    router: APIRouter | None = None
+    service: Service | None = None

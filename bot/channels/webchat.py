@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
-from bot.channels.base import SendResult
+from bot.channels.base import ChannelParts, SendResult
 from bot.messages import Channel, Inbound, Outbound
 from storage.demo import demo_people
 from storage.outbox import sent_after
@@ -39,6 +39,10 @@ class Said(BaseModel):
     message_id: Annotated[str, Field(min_length=1, max_length=64)]
     text: Annotated[str, Field(max_length=MAX_TEXT)] = ""
     choice_id: Annotated[str | None, Field(max_length=64)] = None
+
+
+def webchat_parts(runtime: Any) -> ChannelParts:
+    return ChannelParts(sender=WebchatSender(), router=router(runtime))
 
 
 def router(runtime: Any) -> APIRouter:
