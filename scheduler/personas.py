@@ -1,0 +1,225 @@
+"""Engagement and performance personas computed from a student's event history.
+
+Pure functions over a list of `Event`s; the planner computes the same personas set-based in SQL,
+so every threshold below is a named constant and repeated as plain data in `PERSONA_RULES`.
+Events later than `now` are ignored everywhere. "Activity" means something the student did
+(`ACTIVITY_EVENTS`); scheduled classes, assignments and milestones are things done *to* them.
+
+Engagement (first rule that matches wins):
+
+1. NEW: the latest `enrolled` is less than `NEW_WINDOW` old and fewer than
+   `NEW_MAX_PRIOR_ACTIVITY` activity events precede it (a re-enrolling veteran is not new).
+   A person with no events at all is NEW too.
+2. LAPSED: the last activity (or, without any, the latest enrolment, or else the first event)
+   is at least `LAPSED_AFTER` old.
+3. SLIPPING: the last `MISSED_IN_A_ROW` class outcomes (attended/missed) are all misses, or the
+   attendance rate over the last `RECENT_WINDOW` (at least `SLIPPING_MIN_RECENT_CLASSES`
+   outcomes) is `SLIPPING_DROP` or more below the rate over the `BASELINE_WINDOW` before it (at
+   least `SLIPPING_MIN_BASELINE_CLASSES` outcomes).
+4. REGULAR otherwise.
+
+Performance, over the last `PERFORMANCE_WINDOW`: mean of `test_completed` scores and the
+submission rate `min(1, submitted / assigned)` (only when at least `MIN_ASSIGNED_FOR_RATE` were
+assigned). LOW if the mean is below `LOW_SCORE` or the rate below `LOW_SUBMISSION_RATE`; HIGH if
+the mean is at least `HIGH_SCORE` and the rate (when known) at least `HIGH_SUBMISSION_RATE`;
+MIDDLE otherwise, including when there is no evidence at all.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, tzinfo
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+EVENT_TYPES = frozenset({
+    "enrolled", "login", "class_scheduled", "class_attended", "class_missed",
+    "assignment_assigned", "assignment_submitted", "test_started", "test_completed",
+    "milestone_due", "milestone_completed",
+})
+ACTIVITY_EVENTS = frozenset({
+    "login", "class_attended", "assignment_submitted", "test_started", "test_completed",
+    "milestone_completed",
+})
+CLASS_OUTCOMES = frozenset({"class_attended", "class_missed"})
+
+NEW_WINDOW = timedelta(days=14)
+NEW_MAX_PRIOR_ACTIVITY = 3
+LAPSED_AFTER = timedelta(days=14)
+RECENT_WINDOW = timedelta(days=14)
+BASELINE_WINDOW = timedelta(days=42)
+SLIPPING_DROP = 0.3
+SLIPPING_MIN_RECENT_CLASSES = 3
+SLIPPING_MIN_BASELINE_CLASSES = 3
+MISSED_IN_A_ROW = 2
+PERFORMANCE_WINDOW = timedelta(days=60)
+HIGH_SCORE = 80.0
+LOW_SCORE = 50.0
+HIGH_SUBMISSION_RATE = 0.8
+LOW_SUBMISSION_RATE = 0.5
+MIN_ASSIGNED_FOR_RATE = 2
+ACTIVE_HOURS_MIN_POINTS = 5
+ACTIVE_HOURS_MAX_POINTS = 50
+ACTIVE_HOURS_MIN_SPREAD = 1
+ACTIVE_HOURS_MAX_SPREAD = 3
+
+PERSONA_RULES: dict[str, object] = {
+    "activity_events": sorted(ACTIVITY_EVENTS),
+    "class_outcomes": sorted(CLASS_OUTCOMES),
+    "new": {"window_days": NEW_WINDOW.days, "max_prior_activity": NEW_MAX_PRIOR_ACTIVITY},
+    "lapsed": {"after_days": LAPSED_AFTER.days},
+    "slipping": {
+        "recent_days": RECENT_WINDOW.days, "baseline_days": BASELINE_WINDOW.days,
+        "drop": SLIPPING_DROP, "min_recent_classes": SLIPPING_MIN_RECENT_CLASSES,
+        "min_baseline_classes": SLIPPING_MIN_BASELINE_CLASSES, "missed_in_a_row": MISSED_IN_A_ROW,
+    },
+    "performance": {
+        "window_days": PERFORMANCE_WINDOW.days, "high_score": HIGH_SCORE, "low_score": LOW_SCORE,
+        "high_submission_rate": HIGH_SUBMISSION_RATE, "low_submission_rate": LOW_SUBMISSION_RATE,
+        "min_assigned_for_rate": MIN_ASSIGNED_FOR_RATE,
+    },
+    "active_hours": {
+        "min_points": ACTIVE_HOURS_MIN_POINTS, "max_points": ACTIVE_HOURS_MAX_POINTS,
+        "min_spread": ACTIVE_HOURS_MIN_SPREAD, "max_spread": ACTIVE_HOURS_MAX_SPREAD,
+    },
+}
+
+
+class Engagement(StrEnum):
+    NEW = "new"
+    REGULAR = "regular"
+    SLIPPING = "slipping"
+    LAPSED = "lapsed"
+
+
+class Performance(StrEnum):
+    HIGH = "high"
+    MIDDLE = "middle"
+    LOW = "low"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One thing that happened to or was done by a student; `at` is aware (naive means UTC)."""
+
+    type: str
+    at: datetime
+    score: float | None = None
+    ref: str | None = None
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _past(events: Iterable[Event], now: datetime) -> list[Event]:
+    """Events up to `now`, oldest first."""
+    cutoff = _utc(now)
+    return sorted((e for e in events if _utc(e.at) <= cutoff), key=lambda e: _utc(e.at))
+
+
+def engagement_persona(events: Iterable[Event], now: datetime) -> Engagement:
+    """Classify engagement by the rules in the module docstring."""
+    history = _past(events, now)
+    now = _utc(now)
+    if not history or _is_new(history, now):
+        return Engagement.NEW
+    if now - _last_seen(history) >= LAPSED_AFTER:
+        return Engagement.LAPSED
+    if _is_slipping(history, now):
+        return Engagement.SLIPPING
+    return Engagement.REGULAR
+
+
+def _is_new(history: Sequence[Event], now: datetime) -> bool:
+    enrolments = [e for e in history if e.type == "enrolled"]
+    if not enrolments:
+        return False
+    enrolled_at = _utc(enrolments[-1].at)
+    prior = sum(1 for e in history if e.type in ACTIVITY_EVENTS and _utc(e.at) < enrolled_at)
+    return now - enrolled_at < NEW_WINDOW and prior < NEW_MAX_PRIOR_ACTIVITY
+
+
+def _last_seen(history: Sequence[Event]) -> datetime:
+    for kinds in (ACTIVITY_EVENTS, {"enrolled"}):
+        seen = [e for e in history if e.type in kinds]
+        if seen:
+            return _utc(seen[-1].at)
+    return _utc(history[0].at)
+
+
+def _is_slipping(history: Sequence[Event], now: datetime) -> bool:
+    outcomes = [e for e in history if e.type in CLASS_OUTCOMES]
+    last = outcomes[-MISSED_IN_A_ROW:]
+    if len(last) == MISSED_IN_A_ROW and all(e.type == "class_missed" for e in last):
+        return True
+    recent_start = now - RECENT_WINDOW
+    recent = [e for e in outcomes if _utc(e.at) > recent_start]
+    baseline = [e for e in outcomes if recent_start - BASELINE_WINDOW < _utc(e.at) <= recent_start]
+    if len(recent) < SLIPPING_MIN_RECENT_CLASSES or len(baseline) < SLIPPING_MIN_BASELINE_CLASSES:
+        return False
+    return _attendance(baseline) - _attendance(recent) >= SLIPPING_DROP
+
+
+def _attendance(outcomes: Sequence[Event]) -> float:
+    return sum(1 for e in outcomes if e.type == "class_attended") / len(outcomes)
+
+
+def score_band(score: float) -> Performance:
+    """Band of a single test score (0-100), with the same cut-offs as the persona."""
+    if score >= HIGH_SCORE:
+        return Performance.HIGH
+    return Performance.LOW if score < LOW_SCORE else Performance.MIDDLE
+
+
+def performance_persona(events: Iterable[Event], now: datetime) -> Performance:
+    """Classify performance by recent test scores and submission rate."""
+    since = _utc(now) - PERFORMANCE_WINDOW
+    window = [e for e in _past(events, now) if _utc(e.at) > since]
+    scores = [e.score for e in window if e.type == "test_completed" and e.score is not None]
+    mean = statistics.fmean(scores) if scores else None
+    rate = _submission_rate(window)
+    low_mean = mean is not None and mean < LOW_SCORE
+    if low_mean or (rate is not None and rate < LOW_SUBMISSION_RATE):
+        return Performance.LOW
+    if mean is not None and mean >= HIGH_SCORE and (rate is None or rate >= HIGH_SUBMISSION_RATE):
+        return Performance.HIGH
+    return Performance.MIDDLE
+
+
+def _submission_rate(window: Sequence[Event]) -> float | None:
+    assigned = sum(1 for e in window if e.type == "assignment_assigned")
+    if assigned < MIN_ASSIGNED_FOR_RATE:
+        return None
+    submitted = sum(1 for e in window if e.type == "assignment_submitted")
+    return min(1.0, submitted / assigned)
+
+
+def active_hours(events: Iterable[Event], tz: str | tzinfo) -> tuple[int, int] | None:
+    """Typical local hours of activity as (first, last) inclusive hours, or None if too few.
+
+    `first > last` means the window wraps past midnight. The centre is the circular median of
+    the local hours of the latest activity events; the spread is their median distance from it,
+    clamped to [ACTIVE_HOURS_MIN_SPREAD, ACTIVE_HOURS_MAX_SPREAD].
+    """
+    zone = ZoneInfo(tz) if isinstance(tz, str) else tz
+    activity = sorted((e for e in events if e.type in ACTIVITY_EVENTS), key=lambda e: _utc(e.at))
+    hours = [_utc(e.at).astimezone(zone).hour for e in activity[-ACTIVE_HOURS_MAX_POINTS:]]
+    if len(hours) < ACTIVE_HOURS_MIN_POINTS:
+        return None
+    shift = _start_after_largest_gap(hours)
+    shifted = [(h - shift) % 24 for h in hours]
+    centre = statistics.median_low(shifted)
+    spread = statistics.median_low([abs(h - centre) for h in shifted])
+    spread = min(max(spread, ACTIVE_HOURS_MIN_SPREAD), ACTIVE_HOURS_MAX_SPREAD)
+    return (centre - spread + shift) % 24, (centre + spread + shift) % 24
+
+
+def _start_after_largest_gap(hours: Sequence[int]) -> int:
+    """The hour that follows the widest empty stretch of the clock, so 23h and 0h stay close."""
+    distinct = sorted(set(hours))
+    following = distinct[1:] + distinct[:1]
+    gaps = [((b - a) % 24 or 24, b) for a, b in zip(distinct, following, strict=True)]
+    return max(gaps)[1]

@@ -1,0 +1,89 @@
+"""Holdout buckets: right share, stable, and the same number in SQL as in Python."""
+
+from __future__ import annotations
+
+import sqlite3
+import zlib
+
+import pytest
+
+from scheduler.holdout import (
+    HOLDOUT_BUCKETS,
+    campaign_salt,
+    holdout_bucket,
+    holdout_bucket_sql,
+    holdout_threshold,
+    in_holdout,
+)
+
+IDS = range(1, 10_001)
+
+
+def test_salt_is_crc32_of_the_id() -> None:
+    assert campaign_salt("test_abandoned") == zlib.crc32(b"test_abandoned")
+    assert 0 <= campaign_salt("x") < 2**32
+
+
+def test_bucket_follows_the_published_formula() -> None:
+    assert holdout_bucket(1, 0) == 2654435761 % 10_000
+    salt = campaign_salt("welcome")
+    assert holdout_bucket(42, salt) == ((42 * 2654435761 + salt) % 2**32) % 10_000
+
+
+@pytest.mark.parametrize("campaign", ["welcome", "test_abandoned", "reengage_lapsed"])
+@pytest.mark.parametrize("share", [0.01, 0.05, 0.10, 0.25, 0.5])
+def test_about_share_of_ten_thousand_ids_are_held_out(campaign: str, share: float) -> None:
+    held = sum(in_holdout(pid, campaign, share) for pid in IDS)
+    assert abs(held - share * len(IDS)) <= 0.01 * len(IDS)
+
+
+def test_membership_is_stable() -> None:
+    first = [in_holdout(pid, "welcome", 0.1) for pid in IDS]
+    assert first == [in_holdout(pid, "welcome", 0.1) for pid in IDS]
+
+
+def test_a_larger_share_keeps_everyone_already_held_out() -> None:
+    small = {pid for pid in IDS if in_holdout(pid, "welcome", 0.05)}
+    large = {pid for pid in IDS if in_holdout(pid, "welcome", 0.10)}
+    assert small < large
+
+
+def test_campaigns_get_different_control_groups() -> None:
+    a = {pid for pid in IDS if in_holdout(pid, "welcome", 0.1)}
+    b = {pid for pid in IDS if in_holdout(pid, "test_abandoned", 0.1)}
+    assert a != b
+
+
+def test_zero_and_full_share() -> None:
+    assert not any(in_holdout(pid, "welcome", 0.0) for pid in IDS)
+    assert all(in_holdout(pid, "welcome", 1.0) for pid in IDS)
+    assert holdout_threshold(0.1) == HOLDOUT_BUCKETS // 10
+
+
+@pytest.mark.parametrize("bad", [-1, 2**31])
+def test_person_ids_outside_the_overflow_safe_range_are_refused(bad: int) -> None:
+    with pytest.raises(ValueError, match="person_id"):
+        holdout_bucket(bad, 0)
+
+
+def test_share_outside_zero_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="share"):
+        in_holdout(1, "welcome", 1.5)
+
+
+def test_sqlite_computes_the_same_buckets() -> None:
+    ids = [0, 1, 2, 7, 9_999, 123_456_789, 2**31 - 1]
+    salts = [0, campaign_salt("welcome"), 2**32 - 1]
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE person (id INTEGER PRIMARY KEY)")
+    db.executemany("INSERT INTO person (id) VALUES (?)", [(i,) for i in ids])
+    for salt in salts:
+        sql = f"SELECT id, {holdout_bucket_sql('person.id', salt)} FROM person ORDER BY id"
+        assert db.execute(sql).fetchall() == [(i, holdout_bucket(i, salt)) for i in ids]
+
+
+def test_sql_expression_refuses_anything_but_a_column() -> None:
+    with pytest.raises(ValueError, match="column"):
+        holdout_bucket_sql("id); DROP TABLE person; --", 1)
+    with pytest.raises(ValueError, match="salt"):
+        holdout_bucket_sql("id", -1)
