@@ -19,6 +19,11 @@ def N_(msgid: str) -> str:
     return msgid
 
 
+def N_plural(singular: str, plural: str) -> tuple[str, str]:
+    """Mark a plural pair for extraction (`pybabel extract -k N_plural:1,2`)."""
+    return singular, plural
+
+
 @dataclass(frozen=True, slots=True)
 class Gettext:
     """A catalog bound to one locale; `_` translates and formats named placeholders."""

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from bot.i18n import N_
+from bot.i18n import N_, N_plural
 from scheduler.personas import Engagement, Performance
 
 Gettext = Callable[[str], str]
@@ -30,11 +30,6 @@ SOCIAL_PROOF_MIN_PEERS = 5
 SOCIAL_PROOF_MIN_SHARE = 0.5
 SOCIAL_PROOF_MAX_SHARE = 0.9
 STREAK_MIN = 3
-
-
-def N_plural(singular: str, plural: str) -> tuple[str, str]:
-    """Mark a plural pair for extraction (`pybabel extract -k N_plural:1,2`)."""
-    return singular, plural
 
 
 @dataclass(frozen=True, slots=True)
