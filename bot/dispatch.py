@@ -1,32 +1,50 @@
-"""Sends recorded deliveries through their channel and records the outcome."""
+"""Sends recorded deliveries through their channel, after the send-time policy allows it.
+
+Two ways in: `deliver()` right after a turn committed (replies: the fast path) and `drain()` from
+the scheduler tick (everything due: nudges, held messages, retries). Both claim their rows first,
+so a row is never sent by both; both ask the same `SendPolicy` at the moment of sending.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import timedelta
 
 import structlog
+from sqlalchemy import select
+from sqlmodel import Session
 
 from bot.channels.base import ChannelSender, SendResult
 from bot.clock import Clock
 from bot.messages import Outbound
 from bot.metrics import Metrics
+from scheduler.policy import Decision, SendPolicy
+from storage import claims
 from storage.database import Database
-from storage.outbox import mark_failed, mark_retry, mark_sent, pending_for, reply_from_row
+from storage.outbox import mark_failed, mark_retry, mark_sent, outbound_from_row
 from storage.people import set_reachable
+from storage.tables import Delivery
 
 log = structlog.get_logger("mentorbot.dispatch")
 _RETRY_DELAY = timedelta(seconds=30)
+_PARALLEL_RECIPIENTS = 64
 
 
 class Dispatcher:
     def __init__(
-        self, db: Database, senders: dict[str, ChannelSender], clock: Clock, metrics: Metrics
+        self,
+        db: Database,
+        senders: dict[str, ChannelSender],
+        clock: Clock,
+        metrics: Metrics,
+        policy: SendPolicy | None = None,
     ) -> None:
         self._db = db
         self._senders = senders
         self._clock = clock
         self._metrics = metrics
+        self.policy = policy or SendPolicy()
 
     def register(self, sender: ChannelSender) -> None:
         self._senders[sender.name] = sender
@@ -36,52 +54,89 @@ class Dispatcher:
         return sorted(self._senders)
 
     async def deliver(self, outbound: Sequence[Outbound]) -> None:
-        """The fast path for replies: send right after the turn committed, in order."""
-        for item in outbound:
-            sender = self._senders.get(item.channel)
-            if sender is None:
-                continue  # left pending; a sender for that channel picks it up when configured
-            result = await self._send(sender, item)
-            await self._db.run(lambda s, i=item, r=result: self._record(s, i, r))
+        """The fast path: send a turn's replies now, in order."""
+        ready = [o for o in outbound if o.channel in self._senders]
+        if ready:
+            allowed = await self._db.run(lambda s: self._judge_claimed(s, ready))
+            await self._send_all(allowed)
 
-    async def drain(self, limit: int = 200) -> int:
-        """Send whatever is still pending (a crash between commit and send, a retry)."""
-        sent = 0
-        for channel in self._senders:
-            now = self._clock.now()
-            rows = await self._db.run(lambda s, c=channel, n=now: pending_for(s, c, n, limit))
-            batch = [
-                Outbound(
-                    r.id or 0,
-                    r.channel,
-                    r.address,
-                    reply_from_row(r.text, r.choices),
-                    r.person_id,
-                    r.kind,
-                    dict(r.meta),
-                )
-                for r in rows
-            ]
-            await self.deliver(batch)
-            sent += len(batch)
-        return sent
+    async def drain(self, limit: int = 500) -> int:
+        """Send whatever is due: nudges, held messages that may go now, retries."""
+        now = self._clock.now()
+        allowed = await self._db.run(lambda s: self._claim_and_judge(s, limit))
+        await self._send_all(allowed)
+        log.debug("dispatch.drained", sent=len(allowed), at=now.isoformat())
+        return len(allowed)
 
-    async def _send(self, sender: ChannelSender, item: Outbound) -> SendResult:
+    def _judge_claimed(self, session: Session, items: Sequence[Outbound]) -> list[Outbound]:
+        now = self._clock.now()
+        mine = claims.claim_ids(session, [o.delivery_id for o in items], now)
+        rows = _rows(session, mine)
+        allowed = self._judge(session, rows)
+        return [o for o in items if o.delivery_id in allowed]
+
+    def _claim_and_judge(self, session: Session, limit: int) -> list[Outbound]:
+        now = self._clock.now()
+        claims.release_stale(session, now)
+        rows = claims.claim_due(session, now, limit, self.channels)
+        allowed = self._judge(session, rows)
+        return [outbound_from_row(r) for r in rows if (r.id or 0) in allowed]
+
+    def _judge(self, session: Session, rows: Sequence[Delivery]) -> set[int]:
+        """Apply the policy: returns the ids that may go now; holds and suppressions are saved."""
+        now = self._clock.now()
+        facts = claims.facts_for(session, rows)
+        allowed: set[int] = set()
+        for row in rows:
+            verdict = self.policy.verdict(facts[row.id or 0], now)
+            if verdict.decision is Decision.SEND:
+                allowed.add(row.id or 0)
+            elif verdict.decision is Decision.HOLD:
+                claims.hold(session, row.id or 0, now, verdict.until, verdict.reason)
+            else:
+                claims.suppress(session, row.id or 0, now, verdict.reason)
+                self._metrics.outbound(row.channel, "suppressed")
+        return allowed
+
+    async def _send_all(self, items: Sequence[Outbound]) -> None:
+        """One recipient's messages stay in order; different recipients go concurrently."""
+        queues: dict[tuple[str, str], list[Outbound]] = {}
+        for item in items:
+            queues.setdefault((item.channel, item.address), []).append(item)
+        gate = asyncio.Semaphore(_PARALLEL_RECIPIENTS)
+
+        async def run(queue: list[Outbound]) -> None:
+            async with gate:
+                for item in queue:
+                    await self._send_one(item)
+
+        await asyncio.gather(*(run(queue) for queue in queues.values()))
+
+    async def _send_one(self, item: Outbound) -> None:
+        sender = self._senders[item.channel]
         try:
-            return await sender.send(item)
+            result = await sender.send(item)
         except Exception as exc:  # a broken adapter must not lose the delivery
             log.exception("dispatch.send_failed", channel=item.channel, delivery=item.delivery_id)
-            return SendResult(ok=False, error=repr(exc), retry=True)
+            result = SendResult(ok=False, error=repr(exc), retry=True)
+        await self._db.run(lambda s: self._record(s, item, result))
 
-    def _record(self, session: object, item: Outbound, result: SendResult) -> None:
+    def _record(self, session: Session, item: Outbound, result: SendResult) -> None:
         now = self._clock.now()
         if result.unreachable:
-            set_reachable(session, item.channel, item.address, False)  # type: ignore[arg-type]
+            set_reachable(session, item.channel, item.address, False)
         if result.ok:
-            mark_sent(session, [item.delivery_id], now, result.external_id)  # type: ignore[arg-type]
+            mark_sent(session, [item.delivery_id], now, result.external_id)
         elif result.retry:
             later = now + _RETRY_DELAY
-            mark_retry(session, item.delivery_id, now, later, result.error or "retry")  # type: ignore[arg-type]
+            mark_retry(session, item.delivery_id, now, later, result.error or "retry")
         else:
-            mark_failed(session, item.delivery_id, now, result.error or "failed")  # type: ignore[arg-type]
+            mark_failed(session, item.delivery_id, now, result.error or "failed")
         self._metrics.outbound(item.channel, "sent" if result.ok else "failed")
+
+
+def _rows(session: Session, ids: set[int]) -> list[Delivery]:
+    if not ids:
+        return []
+    query = select(Delivery).where(Delivery.id.in_(ids)).order_by(Delivery.id)  # type: ignore[union-attr]
+    return list(session.execute(query).scalars())

@@ -26,6 +26,18 @@ def reply_from_row(text: str, choices: Sequence[dict[str, str]]) -> Reply:
     return Reply(text, kept, request_phone)
 
 
+def outbound_from_row(row: Delivery) -> Outbound:
+    return Outbound(
+        row.id or 0,
+        row.channel,
+        row.address,
+        reply_from_row(row.text, row.choices),
+        row.person_id,
+        row.kind,
+        dict(row.meta),
+    )
+
+
 def add_replies(
     session: Session,
     *,
@@ -90,16 +102,6 @@ def mark_failed(
     )
 
 
-def pending_for(session: Session, channel: str, now: datetime, limit: int = 200) -> list[Delivery]:
-    statement = (
-        select(Delivery)
-        .where(Delivery.channel == channel, Delivery.status == "pending", Delivery.due_at <= now)
-        .order_by(Delivery.due_at, Delivery.id)
-        .limit(limit)
-    )
-    return list(session.execute(statement).scalars())
-
-
 def sent_after(session: Session, channel: str, address: str, after_id: int) -> list[Delivery]:
     statement = (
         select(Delivery)
@@ -121,5 +123,11 @@ def mark_retry(
     session.execute(
         update(Delivery)
         .where(Delivery.id == delivery_id)
-        .values(due_at=due_at, error=error[:500], updated_at=now, attempts=Delivery.attempts + 1)
+        .values(
+            status="pending",
+            due_at=due_at,
+            error=error[:500],
+            updated_at=now,
+            attempts=Delivery.attempts + 1,
+        )
     )

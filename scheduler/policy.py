@@ -1,0 +1,139 @@
+"""Send-time policy: the one place that decides whether a delivery may go out now.
+
+Checked for every outbound message on every path, at the moment of sending (facts can change
+between planning and sending): expiry, reachability, opt-out per phone number, consent for the
+delivery's purpose, a soft pause, a mentor holding the conversation, and quiet hours in the
+recipient's own time zone. Direct replies skip quiet hours (the person just wrote to us) but never
+an opt-out. Pure: the facts come in, a verdict comes out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from scheduler.quiet_hours import SendWindow, candidate_zones, next_allowed
+
+# Kinds a person did not just ask for: they respect quiet hours, pauses and mentor holds.
+PROACTIVE_KINDS = frozenset({"nudge", "digest", "broadcast", "alert"})
+# Compliance answers (the STOP confirmation, HELP) go even to an opted-out number, once.
+COMPLIANCE_KIND = "compliance"
+MENTOR_HOLD_RECHECK = timedelta(hours=1)
+
+
+class Decision(StrEnum):
+    SEND = "send"
+    HOLD = "hold"  # try again at `until`; no `until` means a person must look at it
+    SUPPRESS = "suppress"  # never send this one
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    decision: Decision
+    reason: str = ""
+    until: datetime | None = None
+
+
+SEND = Verdict(Decision.SEND)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryFacts:
+    """What the policy needs to know about one delivery and its recipient, now."""
+
+    kind: str
+    channel: str
+    address: str
+    purpose: str | None = None
+    expires_at: datetime | None = None
+    time_zone: str | None = None
+    consent: Mapping[str, str] = field(default_factory=dict)
+    opted_out: bool = False
+    paused_until: datetime | None = None
+    reachable: bool = True
+    mentor_holds: bool = False
+
+    @property
+    def proactive(self) -> bool:
+        return self.kind in PROACTIVE_KINDS
+
+
+Check = Callable[[DeliveryFacts, datetime], Verdict | None]
+
+
+def _expired(facts: DeliveryFacts, now: datetime) -> Verdict | None:
+    if facts.expires_at is not None and now >= facts.expires_at:
+        return Verdict(Decision.SUPPRESS, "expired")
+    return None
+
+
+def _unreachable(facts: DeliveryFacts, now: datetime) -> Verdict | None:
+    return None if facts.reachable else Verdict(Decision.SUPPRESS, "unreachable")
+
+
+def _opted_out(facts: DeliveryFacts, now: datetime) -> Verdict | None:
+    if facts.opted_out and facts.kind != COMPLIANCE_KIND:
+        return Verdict(Decision.SUPPRESS, "opted_out")
+    return None
+
+
+def _no_consent(facts: DeliveryFacts, now: datetime) -> Verdict | None:
+    if facts.purpose and facts.consent.get(facts.purpose) != "granted":
+        return Verdict(Decision.SUPPRESS, "no_consent")
+    return None
+
+
+def _paused(facts: DeliveryFacts, now: datetime) -> Verdict | None:
+    if facts.proactive and facts.paused_until is not None and now < facts.paused_until:
+        return Verdict(Decision.SUPPRESS, "paused")
+    return None
+
+
+def _mentor_holds(facts: DeliveryFacts, now: datetime) -> Verdict | None:
+    if facts.proactive and facts.mentor_holds:
+        return Verdict(Decision.HOLD, "mentor_holds", now + MENTOR_HOLD_RECHECK)
+    return None
+
+
+DEFAULT_CHECKS: tuple[Check, ...] = (
+    _expired,
+    _unreachable,
+    _opted_out,
+    _no_consent,
+    _paused,
+    _mentor_holds,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SendPolicy:
+    window: SendWindow = field(default_factory=SendWindow)
+    fallback_zone: str | None = None  # used for non-SMS recipients without a zone
+    checks: Sequence[Check] = DEFAULT_CHECKS
+
+    def verdict(self, facts: DeliveryFacts, now: datetime) -> Verdict:
+        for check in self.checks:
+            found = check(facts, now)
+            if found is not None:
+                return found
+        return self._quiet_hours(facts, now) if facts.proactive else SEND
+
+    def _quiet_hours(self, facts: DeliveryFacts, now: datetime) -> Verdict:
+        zones = self._zones(facts)
+        if zones is None:
+            return Verdict(Decision.HOLD, "zone_unknown")
+        allowed = next_allowed(now, zones, self.window)
+        if allowed is None:
+            return Verdict(Decision.HOLD, "no_common_window")
+        if allowed > now:
+            return Verdict(Decision.HOLD, "quiet_hours", allowed)
+        return SEND
+
+    def _zones(self, facts: DeliveryFacts) -> frozenset[str] | None:
+        if facts.channel == "sms":
+            # The area code may span zones: the window must hold in all of them.
+            return candidate_zones(facts.address, facts.time_zone)
+        zone = facts.time_zone or self.fallback_zone
+        return candidate_zones(None, zone) if zone else None

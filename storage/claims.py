@@ -1,0 +1,180 @@
+"""Claiming deliveries for sending, and the facts the send-time policy needs about them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlmodel import Session
+
+from scheduler.policy import DeliveryFacts
+from storage.tables import ConsentRecord, Conversation, Delivery, Identity, OptOut, Person
+
+DUE_STATUSES = ("pending", "held")
+STALE_SENDING = timedelta(minutes=10)
+
+
+def claim_due(
+    session: Session, now: datetime, limit: int, channels: Sequence[str]
+) -> list[Delivery]:
+    """Take due rows for this process: SKIP LOCKED on PostgreSQL, the one writer on SQLite."""
+    query = (
+        select(Delivery)
+        .where(
+            Delivery.status.in_(DUE_STATUSES),
+            Delivery.due_at <= now,  # type: ignore[attr-defined]
+            Delivery.channel.in_(channels),
+        )  # type: ignore[attr-defined]
+        .order_by(Delivery.due_at, Delivery.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    rows = list(session.execute(query).scalars())
+    _set_sending(session, [r.id or 0 for r in rows], now)
+    return rows
+
+
+def claim_ids(session: Session, ids: Sequence[int], now: datetime) -> set[int]:
+    """Claim specific pending rows (the reply fast path); a row someone else took is skipped."""
+    if not ids:
+        return set()
+    claimed = session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(ids), Delivery.status == "pending")  # type: ignore[attr-defined]
+        .values(status="sending", updated_at=now)
+        .returning(Delivery.id)
+    )
+    return {int(i) for i in claimed.scalars()}
+
+
+def _set_sending(session: Session, ids: list[int], now: datetime) -> None:
+    if ids:
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(ids))  # type: ignore[attr-defined]
+            .values(status="sending", updated_at=now)
+        )
+
+
+def release_stale(session: Session, now: datetime) -> int:
+    """A process died mid-send: the outcome is unknown, so a person reviews it (no resend)."""
+    result = session.execute(
+        update(Delivery)
+        .where(Delivery.status == "sending", Delivery.updated_at < now - STALE_SENDING)
+        .values(status="review", error="interrupted while sending", updated_at=now)
+    )
+    return result.rowcount or 0  # type: ignore[attr-defined]
+
+
+def hold(
+    session: Session, delivery_id: int, now: datetime, until: datetime | None, reason: str
+) -> None:
+    status, due = ("held", until) if until is not None else ("review", now)
+    session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id)
+        .values(status=status, due_at=due, error=reason, updated_at=now)
+    )
+
+
+def suppress(session: Session, delivery_id: int, now: datetime, reason: str) -> None:
+    session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id)
+        .values(status="suppressed", error=reason, updated_at=now)
+    )
+
+
+def facts_for(session: Session, rows: Iterable[Delivery]) -> dict[int, DeliveryFacts]:
+    """Everything the policy checks, for a batch of deliveries, in a handful of queries."""
+    rows = list(rows)
+    person_ids = {r.person_id for r in rows if r.person_id is not None}
+    people = _people(session, person_ids)
+    consents = _consents(session, person_ids)
+    phones = {r.address for r in rows if r.channel == "sms"}
+    phones |= {p.phone_e164 for p in people.values() if p.phone_e164}
+    opt_outs = _opt_outs(session, phones)
+    reachable = _reachability(session, rows)
+    human = _mentor_held(session, person_ids)
+    return {
+        r.id or 0: _facts(r, people.get(r.person_id or -1), consents, opt_outs, reachable, human)
+        for r in rows
+    }
+
+
+def _facts(
+    row: Delivery,
+    person: Person | None,
+    consents: dict[int, dict[str, str]],
+    opt_outs: dict[str, OptOut],
+    reachable: dict[tuple[str, str], bool],
+    human: set[int],
+) -> DeliveryFacts:
+    phone = row.address if row.channel == "sms" else (person.phone_e164 if person else None)
+    opt = opt_outs.get(phone or "")
+    return DeliveryFacts(
+        kind=row.kind,
+        channel=row.channel,
+        address=row.address,
+        purpose=row.purpose,
+        expires_at=row.expires_at,
+        time_zone=person.time_zone if person else None,
+        consent=consents.get(row.person_id or -1, {}),
+        opted_out=row.channel == "sms" and opt is not None and opt.opted_out,
+        paused_until=opt.paused_until if opt else None,
+        reachable=reachable.get((row.channel, row.address), True),
+        mentor_holds=(row.person_id or -1) in human,
+    )
+
+
+def _people(session: Session, ids: set[int]) -> dict[int, Person]:
+    if not ids:
+        return {}
+    found = session.execute(select(Person).where(Person.id.in_(ids))).scalars()  # type: ignore[union-attr]
+    return {p.id or 0: p for p in found}
+
+
+def _consents(session: Session, ids: set[int]) -> dict[int, dict[str, str]]:
+    result: dict[int, dict[str, str]] = {}
+    if not ids:
+        return result
+    rows = session.execute(
+        select(ConsentRecord.person_id, ConsentRecord.purpose, ConsentRecord.decision)
+        .where(ConsentRecord.person_id.in_(ids))
+        .order_by(ConsentRecord.id)
+    )  # type: ignore[union-attr]
+    for person_id, purpose, decision in rows:
+        result.setdefault(person_id, {})[purpose] = decision
+    return result
+
+
+def _opt_outs(session: Session, phones: set[str]) -> dict[str, OptOut]:
+    if not phones:
+        return {}
+    found = session.execute(select(OptOut).where(OptOut.phone_e164.in_(phones))).scalars()  # type: ignore[attr-defined]
+    return {o.phone_e164: o for o in found}
+
+
+def _reachability(session: Session, rows: list[Delivery]) -> dict[tuple[str, str], bool]:
+    addresses = {r.address for r in rows}
+    if not addresses:
+        return {}
+    found = session.execute(
+        select(Identity.channel, Identity.address, Identity.reachable).where(
+            Identity.address.in_(addresses)
+        )
+    )  # type: ignore[attr-defined]
+    return {(channel, address): ok for channel, address, ok in found}
+
+
+def _mentor_held(session: Session, ids: set[int]) -> set[int]:
+    if not ids:
+        return set()
+    found = session.execute(
+        select(Conversation.person_id).where(
+            Conversation.person_id.in_(ids), Conversation.mode == "human"
+        )
+    )  # type: ignore[attr-defined]
+    return {int(i) for i in found.scalars()}
