@@ -139,3 +139,19 @@ class Delivery(SQLModel, table=True):
 
 
 PENDING_STATUSES = ("pending", "held")
+
+
+class LearningEvent(SQLModel, table=True):
+    """What happened in the LMS: the nudge planner and parent digests read these."""
+
+    __tablename__ = "learning_event"
+    __table_args__ = (Index("ix_event_person_type_time", "person_id", "type", "occurred_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(unique=True)  # the sender's id: a batch sent twice is stored once
+    person_id: int = Field(foreign_key="person.id")
+    type: str
+    occurred_at: datetime = _utc(nullable=False)
+    ref: str | None = None  # which class, assignment, test or milestone
+    score: float | None = None
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = _utc(nullable=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import literal_column
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -16,5 +17,8 @@ def insert_ignore(
         return 0
     dialect = session.get_bind().dialect.name
     module = postgresql if dialect == "postgresql" else sqlite
-    statement = module.insert(table).values(rows).on_conflict_do_nothing()
-    return session.execute(statement).rowcount or 0  # type: ignore[attr-defined]
+    # Count with RETURNING: drivers disagree on rowcount for ON CONFLICT statements.
+    statement = (
+        module.insert(table).values(rows).on_conflict_do_nothing().returning(literal_column("1"))
+    )
+    return len(session.execute(statement).all())
