@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from sqlmodel import Session
@@ -14,13 +14,13 @@ from handlers.main import help_reply
 from handlers.privacy import describe_stored_data
 from storage import consent as consent_store
 from storage import people
-from storage.tables import Person
+from storage.people import PersonRow
 
 
 @dataclass(slots=True)
 class EffectContext:
     session: Session
-    person: Person
+    person: PersonRow
     consent: dict[str, str]
     inbound: Inbound
     now: datetime
@@ -56,8 +56,7 @@ def _record_consent(ctx: EffectContext, effect: Effect) -> tuple[Reply, ...]:
 
 def _set_phone(ctx: EffectContext, effect: Effect) -> tuple[Reply, ...]:
     e164 = effect.args["e164"]
-    ctx.person.phone_e164 = e164
-    ctx.session.add(ctx.person)
+    people.update_person(ctx.session, ctx.person, phone_e164=e164)
     if e164:
         # The same person texting in later is recognised: the phone becomes an SMS identity.
         people.link_identity(ctx.session, ctx.person.id or 0, Channel.SMS, e164, ctx.now)
@@ -65,8 +64,7 @@ def _set_phone(ctx: EffectContext, effect: Effect) -> tuple[Reply, ...]:
 
 
 def _set_locale(ctx: EffectContext, effect: Effect) -> tuple[Reply, ...]:
-    ctx.person.locale = effect.args["locale"]
-    ctx.session.add(ctx.person)
+    people.update_person(ctx.session, ctx.person, locale=effect.args["locale"])
     return ()
 
 
@@ -82,10 +80,10 @@ def _show_my_data(ctx: EffectContext, effect: Effect) -> tuple[Reply, ...]:
     return (Reply(describe_stored_data(ctx.t, snapshot(ctx.session, ctx.person))),)
 
 
-def snapshot(session: Session, person: Person) -> dict[str, object]:
+def snapshot(session: Session, person: PersonRow) -> dict[str, object]:
     """Everything stored about a person, in plain data (also served by /mydata)."""
-    person_id = person.id or 0
-    profile = person.model_dump(exclude={"id", "created_at"})
+    person_id = person.id
+    profile = {k: v for k, v in asdict(person).items() if k not in ("id", "created_at")}
     consents = [
         {"date": r.created_at.date().isoformat(), "purpose": r.purpose, "decision": r.decision}
         for r in consent_store.consent_history(session, person_id)

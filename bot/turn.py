@@ -21,10 +21,17 @@ from handlers.eligibility import EligibilityRule
 from handlers.flow import Flow, PersonView, Step, Turn
 from handlers.registry import AUTOMATIC, split_target
 from storage import consent as consent_store
-from storage.conversations import load_conversation, save_conversation
+from storage.conversations import ConversationState, load_conversation, save_conversation
 from storage.outbox import add_replies
-from storage.people import create_person, move_identity, person_by_identity, person_by_lms_id
-from storage.tables import MessageLog, Person
+from storage.people import (
+    PersonRow,
+    create_person,
+    move_identity,
+    person_by_identity,
+    person_by_lms_id,
+)
+from storage.tables import MessageLog
+from storage.turns import TurnState, load_turn
 from storage.upsert import insert_ignore
 
 _MAX_HOPS = 5
@@ -57,7 +64,8 @@ class TurnRunner:
 
     def run(self, session: Session, inbound: Inbound) -> Handled:
         now = self._clock.now()
-        person = self._resolve_person(session, inbound, now)
+        loaded = self._load(session, inbound, now)
+        person = loaded.person
         log_row = dict(
             channel=inbound.channel,
             external_id=inbound.external_id,
@@ -68,11 +76,13 @@ class TurnRunner:
         )
         if not insert_ignore(session, MessageLog.__table__, log_row):
             return Handled(duplicate=True, person_id=person.id)
-        conversation = load_conversation(session, person.id or 0, now)
+        conversation = loaded.conversation or ConversationState(
+            "onboarding", "start", {}, 0, "bot", new=True
+        )
         ctx = EffectContext(
             session,
             person,
-            consent_store.current_consent(session, person.id or 0),
+            loaded.consent,
             inbound,
             now,
             self._translator.for_locale(person.locale),
@@ -89,6 +99,7 @@ class TurnRunner:
                 state=progress.state,
                 data=progress.data,
                 now=now,
+                new=conversation.new,
             )
         outbound = add_replies(
             session,
@@ -100,7 +111,20 @@ class TurnRunner:
         )
         return Handled(False, outbound, person.id)
 
-    def _resolve_person(self, session: Session, inbound: Inbound, now: datetime) -> Person:
+    def _load(self, session: Session, inbound: Inbound, now: datetime) -> TurnState:
+        """The usual case is one query; a deep link or a first contact takes the long way."""
+        if not inbound.link_token:
+            found = load_turn(session, inbound.channel, inbound.address)
+            if found is not None:
+                return found
+        person = self._resolve_person(session, inbound, now)
+        return TurnState(
+            person,
+            load_conversation(session, person.id, now),
+            consent_store.current_consent(session, person.id),
+        )
+
+    def _resolve_person(self, session: Session, inbound: Inbound, now: datetime) -> PersonRow:
         linked = self._linked_person(session, inbound, now)
         if linked is not None:
             return linked
@@ -117,7 +141,9 @@ class TurnRunner:
             display_name=inbound.display_name,
         )
 
-    def _linked_person(self, session: Session, inbound: Inbound, now: datetime) -> Person | None:
+    def _linked_person(
+        self, session: Session, inbound: Inbound, now: datetime
+    ) -> PersonRow | None:
         """A valid signed deep link ties this chat to the student with that LMS id."""
         if not inbound.link_token or not self._link_secret:
             return None

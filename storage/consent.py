@@ -4,19 +4,22 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlmodel import Session
 
 from handlers.phones import phone_hash
 from storage.tables import ConsentRecord
 
+_TABLE = ConsentRecord.__table__
+_CURRENT = (
+    select(_TABLE.c.purpose, _TABLE.c.decision)
+    .where(_TABLE.c.person_id == bindparam("person_id"))
+    .order_by(_TABLE.c.id)
+)
+
 
 def current_consent(session: Session, person_id: int) -> dict[str, str]:
-    rows = session.execute(
-        select(ConsentRecord.purpose, ConsentRecord.decision)
-        .where(ConsentRecord.person_id == person_id)
-        .order_by(ConsentRecord.id)
-    )
+    rows = session.connection().execute(_CURRENT, {"person_id": person_id})
     return {purpose: decision for purpose, decision in rows}
 
 

@@ -38,6 +38,10 @@ def outbound_from_row(row: Delivery) -> Outbound:
     )
 
 
+_TABLE = Delivery.__table__
+_INSERT = insert(_TABLE).returning(_TABLE.c.id, sort_by_parameter_order=True)
+
+
 def add_replies(
     session: Session,
     *,
@@ -69,7 +73,7 @@ def add_replies(
         )
         for reply in replies
     ]
-    ids = session.execute(insert(Delivery).returning(Delivery.id), rows).scalars().all()
+    ids = session.connection().execute(_INSERT, rows).scalars().all()
     return [
         Outbound(int(i), channel, address, reply, person_id, kind)
         for i, reply in zip(ids, replies, strict=True)

@@ -2,21 +2,61 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlmodel import Session
 
 from storage.tables import Conversation, Identity, MessageLog, Person
 
-
-def person_by_identity(session: Session, channel: str, address: str) -> Person | None:
-    statement = (
-        select(Person)
-        .join(Identity, Identity.person_id == Person.id)
-        .where(Identity.channel == channel, Identity.address == address)
+_PERSON = Person.__table__
+_IDENTITY = Identity.__table__
+# Built once: the hot path reuses compiled statements instead of rebuilding them per message.
+_BY_IDENTITY = (
+    select(_PERSON)
+    .join(_IDENTITY, _IDENTITY.c.person_id == _PERSON.c.id)
+    .where(
+        _IDENTITY.c.channel == bindparam("channel"), _IDENTITY.c.address == bindparam("address")
     )
-    return session.execute(statement).scalars().first()
+)
+_INSERT_PERSON = insert(_PERSON).returning(_PERSON)
+_INSERT_IDENTITY = insert(_IDENTITY)
+
+
+@dataclass(slots=True)
+class PersonRow:
+    """A person as the engine reads it: plain data, changed through `update_person`."""
+
+    id: int
+    role: str
+    display_name: str | None
+    locale: str | None
+    time_zone: str | None
+    lms_id: str | None
+    program: str | None
+    track: str | None
+    grade: str | None
+    cohort: str | None
+    enrolled_at: datetime | None
+    last_active_at: datetime | None
+    under_13: bool
+    phone_e164: str | None
+    mentor_id: int | None
+    created_at: datetime
+    erased_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: Any) -> PersonRow:
+        values = row._mapping
+        return cls(**{name: values[name] for name in cls.__slots__})  # type: ignore[attr-defined]
+
+
+def person_by_identity(session: Session, channel: str, address: str) -> PersonRow | None:
+    row = session.connection().execute(_BY_IDENTITY, {"channel": channel, "address": address})
+    found = row.first()
+    return PersonRow.from_row(found) if found is not None else None
 
 
 def create_person(
@@ -27,12 +67,34 @@ def create_person(
     *,
     locale: str | None = None,
     display_name: str | None = None,
-) -> Person:
-    person = Person(role="student", locale=locale, display_name=display_name, created_at=now)
-    session.add(person)
-    session.flush()
-    session.add(Identity(person_id=person.id, channel=channel, address=address, created_at=now))
+) -> PersonRow:
+    connection = session.connection()
+    values = {
+        "role": "student",
+        "locale": locale,
+        "display_name": display_name,
+        "under_13": False,
+        "created_at": now,
+    }
+    person = PersonRow.from_row(connection.execute(_INSERT_PERSON, values).one())
+    identity = {
+        "person_id": person.id,
+        "channel": channel,
+        "address": address,
+        "reachable": True,
+        "created_at": now,
+    }
+    connection.execute(_INSERT_IDENTITY, identity)
     return person
+
+
+def update_person(session: Session, person: PersonRow, **changes: Any) -> None:
+    """Change fields on the row and in the database together."""
+    for name, value in changes.items():
+        setattr(person, name, value)
+    session.connection().execute(
+        update(_PERSON).where(_PERSON.c.id == person.id).values(**changes)
+    )
 
 
 def link_identity(
@@ -89,9 +151,10 @@ def erase_personal_data(session: Session, person_id: int, now: datetime) -> None
     )
 
 
-def person_by_lms_id(session: Session, lms_id: str) -> Person | None:
-    statement = select(Person).where(Person.lms_id == lms_id, Person.erased_at.is_(None))  # type: ignore[union-attr]
-    return session.execute(statement).scalars().first()
+def person_by_lms_id(session: Session, lms_id: str) -> PersonRow | None:
+    statement = select(_PERSON).where(_PERSON.c.lms_id == lms_id, _PERSON.c.erased_at.is_(None))
+    found = session.connection().execute(statement).first()
+    return PersonRow.from_row(found) if found is not None else None
 
 
 def move_identity(

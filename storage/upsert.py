@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
-from sqlalchemy import literal_column
+from sqlalchemy import Table, literal_column
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import Insert
 from sqlmodel import Session
+
+
+@cache
+def _statement(table: Table, dialect: str) -> Insert:
+    module = postgresql if dialect == "postgresql" else sqlite
+    # Count with RETURNING: drivers disagree on rowcount for ON CONFLICT statements.
+    return module.insert(table).on_conflict_do_nothing().returning(literal_column("1"))
 
 
 def insert_ignore(
@@ -15,10 +24,8 @@ def insert_ignore(
     """Insert rows, silently skipping those that hit a unique constraint; returns rows written."""
     if not rows:
         return 0
-    dialect = session.get_bind().dialect.name
-    module = postgresql if dialect == "postgresql" else sqlite
-    # Count with RETURNING: drivers disagree on rowcount for ON CONFLICT statements.
-    statement = (
-        module.insert(table).values(rows).on_conflict_do_nothing().returning(literal_column("1"))
-    )
-    return len(session.execute(statement).all())
+    connection = session.connection()
+    statement = _statement(table, connection.dialect.name)
+    if isinstance(rows, dict):
+        return len(connection.execute(statement, rows).all())
+    return len(connection.execute(statement.values(rows)).all())

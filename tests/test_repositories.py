@@ -95,19 +95,28 @@ def test_consent_is_append_only_and_current_is_the_latest(db: Database) -> None:
 def test_conversation_version_stops_a_lost_update(db: Database) -> None:
     person = new_person(db)
     first = db.run_sync(lambda s: conversations.load_conversation(s, person, NOW))
-    db.run_sync(
-        lambda s: conversations.save_conversation(
-            s, person, first.version, flow="settings", state="menu", data={}, now=NOW
-        )
-    )
-    with pytest.raises(conversations.StaleConversation):
+    assert first.new and first.version == 0
+
+    def save(flow: str, version: int, new: bool) -> None:
         db.run_sync(
             lambda s: conversations.save_conversation(
-                s, person, first.version, flow="main", state="idle", data={}, now=NOW
+                s, person, version, flow=flow, state="menu", data={"k": flow}, now=NOW, new=new
             )
         )
+
+    save("settings", 0, True)
+    with pytest.raises(conversations.StaleConversation):
+        save("main", 0, True)  # a second process creating the same conversation
+    save("privacy", 1, False)
+    with pytest.raises(conversations.StaleConversation):
+        save("main", 1, False)  # saved from a stale read
     saved = db.run_sync(lambda s: conversations.load_conversation(s, person, NOW))
-    assert (saved.flow, saved.state, saved.version) == ("settings", "menu", 1)
+    assert (saved.flow, saved.data, saved.version, saved.new) == (
+        "privacy",
+        {"k": "privacy"},
+        2,
+        False,
+    )
 
 
 def test_erasure_keeps_only_the_compliance_minimum(db: Database) -> None:

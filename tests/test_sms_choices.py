@@ -23,10 +23,21 @@ CONFIRM = [
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("1", "math"), ("2", "science"), ("3", "history"),
-        (" 1 ", "math"), ("1.", "math"), ("#2", "science"), ("# 3", "history"), ("2)", "science"),
+        ("1", "math"),
+        ("2", "science"),
+        ("3", "history"),
+        (" 1 ", "math"),
+        ("1.", "math"),
+        ("#2", "science"),
+        ("# 3", "history"),
+        ("2)", "science"),
         ("२", "science"),  # Devanagari digit
-        ("0", None), ("4", None), ("12", None), ("-1", None), ("1 2", None),
+        ("3\ufe0f\u20e3", "history"),  # keycap emoji 3️⃣
+        ("0", None),
+        ("4", None),
+        ("12", None),
+        ("-1", None),
+        ("1 2", None),
     ],
 )
 def test_numbers_are_one_based_positions(text: str, expected: str | None) -> None:
@@ -36,9 +47,16 @@ def test_numbers_are_one_based_positions(text: str, expected: str | None) -> Non
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("math", "math"), ("MATH!", "math"), ("matematicas", "math"), ("Matemáticas.", "math"),
-        ("математика", "math"), ("गणित", "math"), ("  Science  ", "science"),
-        ("CIENCIAS", "science"), ("विज्ञान", "science"), ("история", "history"),
+        ("math", "math"),
+        ("MATH!", "math"),
+        ("matematicas", "math"),
+        ("Matemáticas.", "math"),
+        ("математика", "math"),
+        ("गणित", "math"),
+        ("  Science  ", "science"),
+        ("CIENCIAS", "science"),
+        ("विज्ञान", "science"),
+        ("история", "history"),
         ("Historia 📚", "history"),
     ],
 )
@@ -48,8 +66,14 @@ def test_labels_in_any_translation(text: str, expected: str) -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("scince", "science"), ("sciense", "science"), ("hitsory", "history"),
-     ("matematica", "math"), ("chemistry", None), ("histry", "history")],
+    [
+        ("scince", "science"),
+        ("sciense", "science"),
+        ("hitsory", "history"),
+        ("matematica", "math"),
+        ("chemistry", None),
+        ("histry", "history"),
+    ],
 )
 def test_small_typos_are_forgiven(text: str, expected: str | None) -> None:
     assert match_choice(text, SUBJECTS) == expected
@@ -58,16 +82,40 @@ def test_small_typos_are_forgiven(text: str, expected: str | None) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("y", "confirm"), ("Yes", "confirm"), ("YES!!", "confirm"), ("yeah", "confirm"),
-        ("yep", "confirm"), ("ok", "confirm"), ("Sí", "confirm"), ("si", "confirm"),
-        ("claro", "confirm"), ("да", "confirm"), ("Да!", "confirm"), ("ага", "confirm"),
-        ("हाँ", "confirm"), ("हां", "confirm"), ("haan", "confirm"), ("ji", "confirm"),
-        ("yesss", "confirm"), ("yes please", "confirm"), ("да, спасибо", "confirm"),
-        ("n", "decline"), ("no", "decline"), ("NO.", "decline"), ("nope", "decline"),
-        ("нет", "decline"), ("नहीं", "decline"), ("nahi", "decline"), ("no gracias", "decline"),
-        ("nooo", "decline"), ("no thanks", "decline"),
-        ("Yes, book it", "confirm"), ("no ahora no", "decline"),
-        ("remind me later", "later"), ("remind me latr", "later"), ("3", "later"),
+        ("y", "confirm"),
+        ("Yes", "confirm"),
+        ("YES!!", "confirm"),
+        ("yeah", "confirm"),
+        ("yep", "confirm"),
+        ("ok", "confirm"),
+        ("Sí", "confirm"),
+        ("si", "confirm"),
+        ("claro", "confirm"),
+        ("да", "confirm"),
+        ("Да!", "confirm"),
+        ("ага", "confirm"),
+        ("हाँ", "confirm"),
+        ("हां", "confirm"),
+        ("haan", "confirm"),
+        ("ji", "confirm"),
+        ("yesss", "confirm"),
+        ("yes please", "confirm"),
+        ("да, спасибо", "confirm"),
+        ("n", "decline"),
+        ("no", "decline"),
+        ("NO.", "decline"),
+        ("nope", "decline"),
+        ("нет", "decline"),
+        ("नहीं", "decline"),
+        ("nahi", "decline"),
+        ("no gracias", "decline"),
+        ("nooo", "decline"),
+        ("no thanks", "decline"),
+        ("Yes, book it", "confirm"),
+        ("no ahora no", "decline"),
+        ("remind me later", "later"),
+        ("remind me latr", "later"),
+        ("3", "later"),
     ],
 )
 def test_yes_no_words_map_to_the_option_of_that_kind(text: str, expected: str) -> None:
@@ -102,8 +150,20 @@ def test_fuzzy_tie_between_two_options_is_none() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["", "   ", "?!", "🙏", "asdf", "qwerty", "I don't know", "maybe", "lol", "x",
-     "what is this", "математик физика"],
+    [
+        "",
+        "   ",
+        "?!",
+        "🙏",
+        "asdf",
+        "qwerty",
+        "I don't know",
+        "maybe",
+        "lol",
+        "x",
+        "what is this",
+        "математик физика",
+    ],
 )
 def test_garbage_is_none(text: str) -> None:
     assert match_choice(text, SUBJECTS) is None

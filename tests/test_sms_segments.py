@@ -87,31 +87,49 @@ NOTES_TABLE = [
     (
         "Hi Maya! Quick check-in from your mentor: you planned 20 minutes of algebra today. "
         "Reply DONE when finished, or HELP for help.",
-        126, "GSM-7", 1, 126,
+        126,
+        "GSM-7",
+        1,
+        126,
     ),
     (
         "¡Hola Mia! Tu mentor te recuerda: hoy es buen día para 20 minutos de algebra. "
         "Responde LISTO al terminar o AYUDA si la pides.",
-        125, "UCS-2", 2, 125,
+        125,
+        "UCS-2",
+        2,
+        125,
     ),
     (
         "Hola Mia! Tu mentor te recuerda: hoy es buen dia para 20 minutos de algebra. "
         "Responde LISTO al terminar o AYUDA si la pides.",
-        124, "GSM-7", 1, 124,
+        124,
+        "GSM-7",
+        1,
+        124,
     ),
     (
         "Don’t forget: your essay outline is due Friday. Reply DONE when you're done.",
-        76, "UCS-2", 2, 76,
+        76,
+        "UCS-2",
+        2,
+        76,
     ),
     ("Great job finishing your reading log this week, Maya! Wow! 🎉", 60, "UCS-2", 1, 61),
     (
         "नमस्ते माया! आपके मेंटर की याद: आज आपने 20 मिनट बीजगणित की योजना बनाई थी। पूरा होने पर DONE लिखो",
-        96, "UCS-2", 2, 96,
+        96,
+        "UCS-2",
+        2,
+        96,
     ),
     (
         "Привет, Майя! Напоминание от наставника: сегодня ты планировала 20 минут алгебры. "
         "Ответь ГОТОВО, как закончишь.",
-        111, "UCS-2", 2, 111,
+        111,
+        "UCS-2",
+        2,
+        111,
     ),
 ]
 
@@ -197,8 +215,11 @@ def test_link_that_cannot_fit_raises() -> None:
 
 @settings(max_examples=150, deadline=None)
 @given(
-    st.lists(st.sampled_from(["study", "día", "mañana", "урок", "पढ़ाई", EMOJI, "€", "ok"]),
-             min_size=1, max_size=250),
+    st.lists(
+        st.sampled_from(["study", "día", "mañana", "урок", "पढ़ाई", EMOJI, "€", "ok"]),
+        min_size=1,
+        max_size=250,
+    ),
     st.integers(min_value=1, max_value=4),
 )
 def test_fit_segments_always_fits(words: list[str], max_segments: int) -> None:

@@ -97,8 +97,13 @@ def _unique(matches: list[ChoiceOption]) -> str | None:
     return ids.pop() if len(ids) == 1 else None
 
 
+def _number_text(text: str) -> str:
+    # Phones offer keycap emoji: "1️⃣" is "1" + VS16 + COMBINING ENCLOSING KEYCAP.
+    return text.replace("\ufe0f", "").replace("\u20e3", "").strip()
+
+
 def _by_number(text: str, options: list[ChoiceOption]) -> str | None:
-    match = _NUMBER.fullmatch(text.strip())
+    match = _NUMBER.fullmatch(_number_text(text))
     if match is None:
         return None
     index = int(match.group(1))
@@ -132,7 +137,7 @@ def match_choice(text: str, options: list[ChoiceOption]) -> str | None:
     """
     if not options:
         return None
-    if _NUMBER.fullmatch(text.strip()):
+    if _NUMBER.fullmatch(_number_text(text)):
         return _by_number(text, options)
     norm = normalize(text)
     if not norm:

@@ -1,0 +1,61 @@
+"""What one turn reads, in one round trip: the person, their conversation, their consent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import bindparam, select
+from sqlmodel import Session
+
+from storage.conversations import ConversationState
+from storage.people import PersonRow
+from storage.tables import ConsentRecord, Conversation, Identity, Person
+
+_PERSON = Person.__table__
+_IDENTITY = Identity.__table__
+_CONVERSATION = Conversation.__table__
+_CONSENT = ConsentRecord.__table__
+_CONVERSATION_COLUMNS = ("flow", "state", "data", "version", "mode")
+
+_LOAD = (
+    select(
+        _PERSON,
+        *(_CONVERSATION.c[name].label(f"conv_{name}") for name in _CONVERSATION_COLUMNS),
+        _CONSENT.c.purpose,
+        _CONSENT.c.decision,
+    )
+    .select_from(
+        _IDENTITY.join(_PERSON, _PERSON.c.id == _IDENTITY.c.person_id)
+        .outerjoin(_CONVERSATION, _CONVERSATION.c.person_id == _PERSON.c.id)
+        .outerjoin(_CONSENT, _CONSENT.c.person_id == _PERSON.c.id)
+    )
+    .where(
+        _IDENTITY.c.channel == bindparam("channel"), _IDENTITY.c.address == bindparam("address")
+    )
+    .order_by(_CONSENT.c.id)
+)
+
+
+@dataclass(slots=True)
+class TurnState:
+    person: PersonRow
+    conversation: ConversationState | None
+    consent: dict[str, str] = field(default_factory=dict)
+
+
+def load_turn(session: Session, channel: str, address: str) -> TurnState | None:
+    rows = session.connection().execute(_LOAD, {"channel": channel, "address": address}).all()
+    if not rows:
+        return None
+    first = rows[0]
+    conversation = None
+    if first.conv_flow is not None:
+        conversation = ConversationState(
+            first.conv_flow,
+            first.conv_state,
+            dict(first.conv_data),
+            first.conv_version,
+            first.conv_mode,
+        )
+    consent = {row.purpose: row.decision for row in rows if row.purpose is not None}
+    return TurnState(PersonRow.from_row(first), conversation, consent)
