@@ -109,7 +109,9 @@ def build_runtime(
     engine = Engine(db, runner, translator, clock, metrics)
     dispatcher = Dispatcher(db, dict(senders or {}), clock, metrics)
     ticker = Ticker(dispatcher, settings.scheduler)
-    demo_chat = settings.uses_default_database and settings.environment != "production"
+    demo_chat = settings.demo_chat
+    if demo_chat is None:
+        demo_chat = settings.uses_default_database and settings.environment != "production"
     runtime = Runtime(
         settings, clock, db, translator, metrics, engine, dispatcher, ticker, demo_chat
     )

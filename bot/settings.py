@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     api_token: SecretStr | None = None
     admin_telegram_ids: list[int] = []
     demo_seed: bool = True
+    # Lets a web chat visitor pick a demo person to chat as; None: on for the embedded database.
+    demo_chat: bool | None = None
     http: HttpSettings = HttpSettings()
     telegram: TelegramSettings = TelegramSettings()
     twilio: TwilioSettings = TwilioSettings()

@@ -1,0 +1,76 @@
+"""The web chat is a real page: headless Chromium drives it through the consent workflow."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Page, async_playwright, expect
+from sqlalchemy import select
+
+from bot.app import Runtime, build_runtime
+from bot.clock import SystemClock
+from storage.demo import seed_demo
+from storage.tables import ConsentRecord
+from tests.conftest import make_settings
+from tests.live_server import serve
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+@pytest.fixture
+async def page(tmp_path: Path) -> AsyncIterator[tuple[Page, Runtime]]:
+    if CHROMIUM is None:
+        pytest.fail("Chromium is not installed: apt-get install chromium (.ci/run does)")
+    settings = make_settings(f"sqlite:///{tmp_path}/chat.sqlite3", demo_chat=True)
+    runtime = build_runtime(settings, clock=SystemClock())
+    runtime.db.run_sync(lambda s: seed_demo(s, runtime.clock.now()))
+    async with serve(runtime) as base, async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = await browser.new_page()
+        await page.goto(base + "/chat")
+        yield page, runtime
+        await browser.close()
+
+
+async def test_a_visitor_consents_through_the_page(page: tuple[Page, Runtime]) -> None:
+    tab, runtime = page
+    await expect(tab.locator("#channels")).to_contain_text("webchat")
+    await expect(tab.locator("#channels")).to_contain_text("telegram (not configured)")
+    await tab.get_by_role("button", name="Ana García").click()
+    log = tab.locator("#log")
+    await expect(log).to_contain_text("free personal coach")
+    await tab.fill("#text", "+44 7911 123456")
+    await tab.press("#text", "Enter")
+    await expect(log).to_contain_text("only text US phone numbers")
+    await tab.locator("button[data-choice='other']").last.click()
+    await tab.fill("#text", "(415) 555-2671")
+    await tab.press("#text", "Enter")
+    await expect(log).to_contain_text("Do you agree")
+    await tab.locator("button[data-choice='yes']").last.click()
+    await expect(log).to_contain_text("signed up for coaching")
+    records = runtime.db.run_sync(
+        lambda s: s.execute(
+            select(ConsentRecord.decision, ConsentRecord.phone_e164, ConsentRecord.channel)
+        ).all()
+    )
+    assert records == [("granted", "+14155552671", "webchat")]
+
+
+async def test_an_ineligible_student_is_not_asked(page: tuple[Page, Runtime]) -> None:
+    tab, _runtime = page
+    await tab.get_by_role("button", name="Sam Lee").click()
+    log = tab.locator("#log")
+    await expect(log).to_contain_text("I'm your mentor bot")
+    await expect(log).not_to_contain_text("phone number")
