@@ -4,7 +4,8 @@ FROM python:3.11-slim AS base
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
-    MENTORBOT_HTTP__HOST=0.0.0.0
+    MENTORBOT_HTTP__HOST=0.0.0.0 \
+    PYTHONPATH=/app
 
 WORKDIR /app
 
@@ -12,14 +13,13 @@ WORKDIR /app
 COPY requirements.lock ./
 RUN pip install -r requirements.lock
 
-COPY pyproject.toml README.md babel.cfg ./
+# The code runs from /app (not site-packages): locales and migrations sit beside it.
 COPY bot ./bot
 COPY handlers ./handlers
 COPY scheduler ./scheduler
 COPY storage ./storage
 COPY locales ./locales
-RUN pip install --no-deps . \
-    && pybabel compile -d locales -D messages --statistics \
+RUN pybabel compile -d locales -D messages --statistics \
     && useradd --create-home --uid 10001 mentorbot \
     && mkdir -p /app/var && chown mentorbot /app/var
 
@@ -27,4 +27,4 @@ USER mentorbot
 VOLUME ["/app/var"]
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz').status != 200)"
-CMD ["mentorbot", "run"]
+CMD ["python", "-m", "bot", "run"]
