@@ -120,3 +120,9 @@ def build_runtime(
 def attach_channels(runtime: Runtime) -> None:
     """Each channel is enabled by the credentials present in the settings."""
     runtime.attach(webchat_parts(runtime))
+    if runtime.settings.telegram_enabled:
+        # Imported here: aiogram takes seconds to import, and `make run` without a token
+        # should not pay for it.
+        from bot.channels.telegram import telegram_parts
+
+        runtime.attach(telegram_parts(runtime))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -27,6 +28,9 @@ class Dispatcher:
         self._senders = senders
         self._clock = clock
         self._metrics = metrics
+        # Deliveries being sent right now by this process: drain() must not send them again
+        # (a reply still pending in the database may be waiting for its chat's rate limit).
+        self._in_flight: set[int] = set()
 
     def register(self, sender: ChannelSender) -> None:
         self._senders[sender.name] = sender
@@ -37,15 +41,24 @@ class Dispatcher:
 
     async def deliver(self, outbound: Sequence[Outbound]) -> None:
         """The fast path for replies: send right after the turn committed, in order."""
-        for item in outbound:
-            sender = self._senders.get(item.channel)
-            if sender is None:
-                continue  # left pending; a sender for that channel picks it up when configured
-            result = await self._send(sender, item)
-            await self._db.run(lambda s, i=item, r=result: self._record(s, i, r))
+        mine = [item for item in outbound if item.delivery_id not in self._in_flight]
+        self._in_flight.update(item.delivery_id for item in mine)
+        try:
+            for item in mine:
+                sender = self._senders.get(item.channel)
+                if sender is None:
+                    continue  # left pending; a sender for that channel picks it up later
+                result = await self._send(sender, item)
+                await self._db.run(lambda s, i=item, r=result: self._record(s, i, r))
+        finally:
+            self._in_flight.difference_update(item.delivery_id for item in mine)
 
     async def drain(self, limit: int = 200) -> int:
-        """Send whatever is still pending (a crash between commit and send, a retry)."""
+        """Send whatever is still pending (a crash between commit and send, a retry).
+
+        Chats are sent to concurrently (the channel's sender paces them), each chat in order,
+        so a broadcast to thousands of people goes out at the channel's full allowed rate.
+        """
         sent = 0
         for channel in self._senders:
             now = self._clock.now()
@@ -61,8 +74,9 @@ class Dispatcher:
                     dict(r.meta),
                 )
                 for r in rows
+                if r.id not in self._in_flight
             ]
-            await self.deliver(batch)
+            await asyncio.gather(*(self.deliver(chat) for chat in _by_address(batch)))
             sent += len(batch)
         return sent
 
@@ -85,3 +99,10 @@ class Dispatcher:
         else:
             mark_failed(session, item.delivery_id, now, result.error or "failed")  # type: ignore[arg-type]
         self._metrics.outbound(item.channel, "sent" if result.ok else "failed")
+
+
+def _by_address(batch: Sequence[Outbound]) -> list[list[Outbound]]:
+    chats: dict[str, list[Outbound]] = {}
+    for item in batch:
+        chats.setdefault(item.address, []).append(item)
+    return list(chats.values())
