@@ -78,7 +78,7 @@ def world_settings(sqlite_url: str, mode: str, emu: TelegramEmulator, port: int,
             "mode": mode,
             "webhook_secret": WEBHOOK_SECRET,
             "link_secret": LINK_SECRET,
-            "request_timeout": 2,
+            "request_timeout": 1,
             **telegram,
         },
     )
