@@ -61,7 +61,11 @@ class Pacer:
                     await self._sleep(wait)
                 else:
                     break
-            self._next_start = max(now, self._next_start) + self.interval
+            # Keep to the grid when we woke up a little late (sleep overshoots would otherwise
+            # add up to a slower rate); after idle time, start a fresh grid (no burst).
+            late = now - self._next_start
+            base = self._next_start if 0 < late <= self.interval else now
+            self._next_start = max(base, self._next_start) + self.interval
             self._in_flight += 1
             if self.starts is not None:
                 self.starts.append(now)
