@@ -20,6 +20,7 @@ from bot.settings import SUPPORTED_LOCALES, Settings
 from bot.turn import TurnRunner
 from handlers.eligibility import EligibilityRule
 from handlers.registry import default_flows
+from scheduler.policy import SendPolicy
 from scheduler.runner import Ticker
 from storage.database import Database, create_db_engine
 from storage.demo import is_empty, seed_demo
@@ -107,7 +108,9 @@ def build_runtime(
         link_secret.get_secret_value() if link_secret else None,
     )
     engine = Engine(db, runner, translator, clock, metrics)
-    dispatcher = Dispatcher(db, dict(senders or {}), clock, metrics)
+    # Recipients without a known zone get the configured default one (an explicit fallback).
+    policy = SendPolicy(fallback_zone=settings.default_time_zone)
+    dispatcher = Dispatcher(db, dict(senders or {}), clock, metrics, policy)
     ticker = Ticker(dispatcher, settings.scheduler)
     demo_chat = settings.demo_chat
     if demo_chat is None:
@@ -122,3 +125,9 @@ def build_runtime(
 def attach_channels(runtime: Runtime) -> None:
     """Each channel is enabled by the credentials present in the settings."""
     runtime.attach(webchat_parts(runtime))
+    if runtime.settings.telegram_enabled:
+        # Imported here: aiogram takes seconds to import, and `make run` without a token
+        # should not pay for it.
+        from bot.channels.telegram import telegram_parts
+
+        runtime.attach(telegram_parts(runtime))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -82,6 +83,30 @@ def seed_demo_command() -> None:
     added = db.run_sync(lambda s: seed_demo(s, SystemClock().now()))
     db.close()
     console.print(f"Demo cohort: {added} people added.")
+
+
+@cli.command("telegram-link")
+def telegram_link(lms_id: str) -> None:
+    """Print a t.me deep link that ties a student's Telegram chat to LMS_ID."""
+    from bot.channels.telegram import make_bot
+    from bot.channels.telegram_links import LinkMaker, LinksUnavailable
+    from bot.links import LinkTokenError
+
+    settings = Settings()
+    try:
+        print(asyncio.run(_make_link(settings, lms_id, make_bot, LinkMaker)))
+    except (LinksUnavailable, LinkTokenError) as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from exc
+
+
+async def _make_link(settings: Settings, lms_id: str, make_bot: Any, maker: Any) -> str:
+    bot = make_bot(settings) if settings.telegram_enabled else None
+    try:
+        return (await maker(settings, bot).link(lms_id)).url
+    finally:
+        if bot is not None:
+            await bot.session.close()
 
 
 def _read_line() -> str | None:

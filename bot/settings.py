@@ -25,6 +25,8 @@ class TelegramSettings(BaseModel):
     rate_per_second: float = 25.0
     per_chat_per_second: float = 1.0
     link_secret: SecretStr | None = None
+    username: str | None = None  # for deep links; asked from getMe when unset
+    request_timeout: float = 30.0  # seconds per Bot API call (a send that times out is not resent)
 
 
 class TwilioSettings(BaseModel):

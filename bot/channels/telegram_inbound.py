@@ -1,0 +1,111 @@
+"""Telegram update -> what mentorbot does with it (pure; no I/O).
+
+Decisions, each deliberate:
+- private text, commands (`/start <payload>` puts the payload in `link_token`), button presses
+  and the sender's *own* contact become a turn of the conversation;
+- someone else's contact card, stickers, photos (captions too), voice, video, documents, ... in a
+  private chat get a polite localized notice, recorded and sent through the delivery path;
+- edited messages are ignored: an answer already acted on (a consent decision, a phone number)
+  must not change behind the person's back, and re-running it would ask the next question twice;
+- groups, supergroups, channel posts and every other update type are ignored (the bot is
+  one-to-one; it never speaks in a group).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from aiogram.types import CallbackQuery, Message, Update
+
+from bot.channels.telegram_render import parse_callback
+from bot.messages import Channel, Inbound
+
+
+class Notice(StrEnum):
+    NOT_TEXT = "not_text"
+    NOT_OWN_CONTACT = "not_own_contact"
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    inbound: Inbound
+    callback_query_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Notify:
+    inbound: Inbound  # text is empty; identifies the chat and dedupes by update id
+    notice: Notice
+
+
+@dataclass(frozen=True, slots=True)
+class Ignore:
+    reason: str
+    callback_query_id: str | None = None
+
+
+Action = Turn | Notify | Ignore
+
+
+def classify(update: Update) -> Action:
+    if update.message is not None:
+        return _message(update.update_id, update.message)
+    if update.callback_query is not None:
+        return _callback(update.update_id, update.callback_query)
+    if update.edited_message is not None:
+        return Ignore("edited message")
+    if update.channel_post is not None or update.edited_channel_post is not None:
+        return Ignore("channel post")
+    return Ignore(f"update type {update.event_type}")
+
+
+def _base(update_id: int, message: Message, **fields: object) -> Inbound:
+    user = message.from_user
+    return Inbound(
+        channel=Channel.TELEGRAM,
+        address=str(message.chat.id),
+        external_id=f"tg:{update_id}",
+        locale_hint=user.language_code if user else None,
+        display_name=user.first_name if user else None,
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+def _message(update_id: int, message: Message) -> Action:
+    if message.chat.type != "private":
+        return Ignore(f"{message.chat.type} chat")
+    if message.from_user is None or message.from_user.is_bot:
+        return Ignore("no human sender")
+    if message.text is not None:
+        return Turn(_base(update_id, message, text=message.text,
+                          link_token=_start_payload(message.text)))
+    contact = message.contact
+    if contact is not None and contact.user_id == message.from_user.id:
+        return Turn(_base(update_id, message, contact_phone=contact.phone_number))
+    notice = Notice.NOT_OWN_CONTACT if contact is not None else Notice.NOT_TEXT
+    return Notify(_base(update_id, message), notice)
+
+
+def _callback(update_id: int, query: CallbackQuery) -> Action:
+    message = query.message
+    chat = message.chat if message is not None else None
+    if chat is not None and chat.type != "private":
+        return Ignore(f"button in a {chat.type} chat", query.id)
+    user = query.from_user
+    inbound = Inbound(
+        channel=Channel.TELEGRAM,
+        address=str(chat.id if chat is not None else user.id),
+        external_id=f"tg:{update_id}",
+        choice_id=parse_callback(query.data),
+        locale_hint=user.language_code,
+        display_name=user.first_name,
+    )
+    return Turn(inbound, query.id)
+
+
+def _start_payload(text: str) -> str | None:
+    head, _, payload = text.strip().partition(" ")
+    if head.split("@", 1)[0].lower() != "/start":
+        return None
+    return payload.strip() or None

@@ -1,0 +1,140 @@
+"""Sends deliveries to Telegram: paced, retried where that is safe, never blindly resent.
+
+Outcomes, per message part (a long text is several parts):
+- 429 `retry_after`: wait that long and send the same part again (Telegram did not accept it);
+  only this message waits, other chats keep going.
+- 5xx, or a connection that could not be opened: back off (0.5 s, 1 s, 2 s) and try again.
+  After that the delivery goes back to the outbox for a later attempt, unless a part already
+  went out (then it fails as "partial": resending would duplicate the parts people have).
+- 403 "bot was blocked" / "chat not found": `unreachable=True`, no retries; the dispatcher marks
+  the identity unreachable so nudges fall back to SMS.
+- A timeout or a dropped connection *after the request was sent*: the outcome is unknown (Telegram
+  may have delivered it and has no idempotency key). We do not resend: the delivery fails with
+  error "unknown outcome: ..." so an operator can review it. A lost message is better than a
+  duplicated consent question or nudge; timeouts are rare with a sane `request_timeout`.
+- Any other 4xx: failed, no retry (the request itself is wrong).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import structlog
+from aiogram import Bot
+from aiogram.exceptions import (
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+from aiohttp import ClientConnectorError
+
+from bot.channels.base import SendResult
+from bot.channels.telegram_pacing import ChatPacers, Pacer, Sleep
+from bot.channels.telegram_render import Part, render
+from bot.i18n import Gettext
+from bot.messages import Channel, Outbound
+
+log = structlog.get_logger("mentorbot.telegram.sender")
+BACKOFF = (0.5, 1.0, 2.0)
+MAX_RETRY_AFTERS = 10
+
+LocaleOf = Callable[[Outbound], Awaitable[Gettext]]
+
+
+class _Unsent(Exception):
+    """Sending this part failed; `result` says what the dispatcher should do."""
+
+    def __init__(self, result: SendResult) -> None:
+        super().__init__(result.error)
+        self.result = result
+
+
+@dataclass(frozen=True, slots=True)
+class Pacing:
+    overall: Pacer
+    per_chat: ChatPacers
+
+
+class TelegramSender:
+    name = Channel.TELEGRAM
+
+    def __init__(
+        self, bot: Bot, pacing: Pacing, locale_of: LocaleOf, *, sleep: Sleep = asyncio.sleep
+    ) -> None:
+        self._bot = bot
+        self._pacing = pacing
+        self._locale_of = locale_of
+        self._sleep = sleep
+
+    async def send(self, outbound: Outbound) -> SendResult:
+        parts = render(outbound.reply, await self._locale_of(outbound))
+        sent: list[str] = []
+        for part in parts:
+            try:
+                sent.append(await self._send_part(outbound.address, part))
+            except _Unsent as unsent:
+                return _partial(unsent.result, len(sent), len(parts))
+        return SendResult(ok=True, external_id=",".join(sent))
+
+    async def _send_part(self, chat: str, part: Part) -> str:
+        retry_afters, failures = 0, 0
+        while True:
+            try:
+                message_id = await self._paced_call(chat, part)
+                return f"{chat}:{message_id}"
+            except TelegramRetryAfter as exc:
+                retry_afters += 1
+                if retry_afters > MAX_RETRY_AFTERS:
+                    error = f"429: {exc.message}"
+                    raise _Unsent(SendResult(False, error=error, retry=True)) from exc
+                log.warning("telegram.retry_after", seconds=exc.retry_after)
+                await self._sleep(exc.retry_after)
+            except (TelegramServerError, TelegramNetworkError) as exc:
+                if not _safe_to_retry(exc):
+                    error = f"unknown outcome: {exc.message}"
+                    raise _Unsent(SendResult(False, error=error, retry=False)) from exc
+                if failures >= len(BACKOFF):
+                    raise _Unsent(SendResult(False, error=exc.message, retry=True)) from exc
+                await self._sleep(BACKOFF[failures])
+                failures += 1
+            except (TelegramForbiddenError, TelegramBadRequest) as exc:
+                raise _Unsent(_refused(exc)) from exc
+
+    async def _paced_call(self, chat: str, part: Part) -> int:
+        chat_pacer = self._pacing.per_chat.for_chat(chat)
+        await chat_pacer.acquire()
+        try:
+            await self._pacing.overall.acquire()
+            try:
+                message = await self._bot.send_message(
+                    chat_id=int(chat), text=part.text, reply_markup=part.markup
+                )
+            finally:
+                self._pacing.overall.release()
+        finally:
+            chat_pacer.release()
+        return message.message_id
+
+
+def _safe_to_retry(exc: TelegramServerError | TelegramNetworkError) -> bool:
+    """5xx answers and refused connections: Telegram did not take the message."""
+    if isinstance(exc, TelegramServerError):
+        return True
+    return isinstance(exc.__cause__, ClientConnectorError)
+
+
+def _refused(exc: TelegramForbiddenError | TelegramBadRequest) -> SendResult:
+    text = exc.message.lower()
+    unreachable = isinstance(exc, TelegramForbiddenError) or "chat not found" in text
+    return SendResult(False, error=exc.message, retry=False, unreachable=unreachable)
+
+
+def _partial(result: SendResult, sent: int, total: int) -> SendResult:
+    if sent == 0:
+        return result
+    error = f"partial: sent {sent} of {total} parts; {result.error}"
+    return SendResult(False, error=error, retry=False, unreachable=result.unreachable)

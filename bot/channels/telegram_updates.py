@@ -1,0 +1,123 @@
+"""One update, from the webhook or the poller, through the engine and out via the outbox.
+
+The turn (message log, conversation, replies as pending deliveries) commits before we return,
+so the webhook can answer 200 as soon as the update is durable; sending then happens in the
+background, one chat at a time in order, while other chats proceed. Anything not sent by then
+(a crash, a retry) is picked up by `Dispatcher.drain`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import structlog
+from aiogram import Bot
+from aiogram.exceptions import TelegramAPIError
+from aiogram.types import Update
+from pydantic import ValidationError
+from sqlmodel import Session
+
+from bot.channels.telegram_inbound import Ignore, Notice, Notify, Turn, classify
+from bot.i18n import Gettext
+from bot.locks import KeyedLocks
+from bot.messages import Inbound, Outbound, Reply
+from storage.outbox import add_replies
+from storage.people import person_by_identity
+from storage.tables import MessageLog
+from storage.upsert import insert_ignore
+
+log = structlog.get_logger("mentorbot.telegram.updates")
+
+
+def notice_text(notice: Notice, t: Gettext) -> str:
+    if notice is Notice.NOT_OWN_CONTACT:
+        return t._(
+            "That looks like someone else's contact card. To share your own number, use the "
+            "“Share my phone number” button or type your number."
+        )
+    return t._("Sorry, I can only read text messages. Please type your answer.")
+
+
+class UpdateProcessor:
+    def __init__(self, bot: Bot, runtime: Any) -> None:
+        self._bot = bot
+        self._runtime = runtime
+        self._chat_locks = KeyedLocks()
+        self._deliveries: set[asyncio.Task[None]] = set()
+
+    def parse(self, raw: object) -> Update | None:
+        """A validated update, or None (logged) for anything malformed."""
+        if not isinstance(raw, dict):
+            log.warning("telegram.update_malformed", reason="not an object")
+            return None
+        try:
+            return Update.model_validate(raw, context={"bot": self._bot})
+        except ValidationError as exc:
+            log.warning("telegram.update_malformed", update_id=raw.get("update_id"),
+                        errors=exc.error_count())
+            return None
+
+    async def process_raw(self, raw: object) -> None:
+        update = self.parse(raw)
+        if update is not None:
+            await self.process(update)
+
+    async def process(self, update: Update) -> None:
+        action = classify(update)
+        callback_id = action.callback_query_id if not isinstance(action, Notify) else None
+        if callback_id is not None:
+            await self._answer_callback(callback_id)  # first, so the button stops spinning
+        if isinstance(action, Turn):
+            handled = await self._runtime.engine.handle(action.inbound)
+            self._deliver_later(handled.outbound)
+        elif isinstance(action, Notify):
+            outbound = await self._runtime.db.run(
+                lambda s: self._record_notice(s, action.inbound, action.notice))
+            self._deliver_later(outbound)
+        elif isinstance(action, Ignore):
+            log.debug("telegram.update_ignored", update_id=update.update_id, reason=action.reason)
+
+    async def close(self, grace: float = 10.0) -> None:
+        """Let queued sends finish (bounded); what is left stays pending in the outbox."""
+        pending = list(self._deliveries)
+        if not pending:
+            return
+        _done, late = await asyncio.wait(pending, timeout=grace)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
+
+    async def _answer_callback(self, query_id: str) -> None:
+        try:
+            await self._bot.answer_callback_query(callback_query_id=query_id)
+        except TelegramAPIError as exc:  # too old, or Telegram hiccup: the turn still runs
+            log.info("telegram.callback_answer_failed", error=exc.message)
+
+    def _deliver_later(self, outbound: list[Outbound]) -> None:
+        if not outbound:
+            return
+        task = asyncio.create_task(self._deliver_in_order(outbound))
+        self._deliveries.add(task)
+        task.add_done_callback(self._deliveries.discard)
+
+    async def _deliver_in_order(self, outbound: list[Outbound]) -> None:
+        try:
+            async with self._chat_locks.hold(outbound[0].address):
+                await self._runtime.dispatcher.deliver(outbound)
+        except Exception:  # the rows stay pending; drain() retries them
+            log.exception("telegram.deliver_failed", deliveries=[o.delivery_id for o in outbound])
+
+    def _record_notice(self, session: Session, inbound: Inbound, notice: Notice) -> list[Outbound]:
+        """Log the message (dedupe by update id) and queue the notice, like a turn would."""
+        now = self._runtime.clock.now()
+        person = person_by_identity(session, inbound.channel, inbound.address)
+        person_id = person.id if person else None
+        row = dict(channel=inbound.channel, external_id=inbound.external_id,
+                   person_id=person_id, direction="in", text=f"[{notice.value}]", created_at=now)
+        if not insert_ignore(session, MessageLog.__table__, row):
+            return []
+        t = self._runtime.translator.for_locale(person.locale if person else inbound.locale_hint)
+        reply = Reply(notice_text(notice, t))
+        return add_replies(session, person_id=person_id, channel=inbound.channel,
+                           address=inbound.address, replies=[reply], now=now)
