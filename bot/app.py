@@ -98,6 +98,8 @@ def build_runtime(
         consent.eligible_programs,
         timedelta(days=consent.active_within_days),
     )
+    # Recipients without a known zone get the configured default one (an explicit fallback).
+    policy = SendPolicy(fallback_zone=settings.default_time_zone)
     link_secret = settings.telegram.link_secret
     runner = TurnRunner(
         default_flows(),
@@ -106,10 +108,9 @@ def build_runtime(
         rule,
         consent.text_version,
         link_secret.get_secret_value() if link_secret else None,
+        policy,
     )
     engine = Engine(db, runner, translator, clock, metrics)
-    # Recipients without a known zone get the configured default one (an explicit fallback).
-    policy = SendPolicy(fallback_zone=settings.default_time_zone)
     dispatcher = Dispatcher(db, dict(senders or {}), clock, metrics, policy)
     ticker = Ticker(dispatcher, settings.scheduler)
     demo_chat = settings.demo_chat

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from datetime import timedelta
 
 import structlog
 from sqlalchemy import select
@@ -19,15 +18,14 @@ from bot.channels.base import ChannelSender, SendResult
 from bot.clock import Clock
 from bot.messages import Outbound
 from bot.metrics import Metrics
+from bot.outcomes import OutcomeRecorder
 from scheduler.policy import Decision, SendPolicy
 from storage import claims
 from storage.database import Database
-from storage.outbox import mark_failed, mark_retry, mark_sent, outbound_from_row
-from storage.people import set_reachable
+from storage.outbox import outbound_from_row
 from storage.tables import Delivery
 
 log = structlog.get_logger("mentorbot.dispatch")
-_RETRY_DELAY = timedelta(seconds=30)
 _PARALLEL_RECIPIENTS = 64
 
 
@@ -45,6 +43,7 @@ class Dispatcher:
         self._clock = clock
         self._metrics = metrics
         self.policy = policy or SendPolicy()
+        self._outcomes = OutcomeRecorder(db, clock, metrics)
 
     def register(self, sender: ChannelSender) -> None:
         self._senders[sender.name] = sender
@@ -54,16 +53,23 @@ class Dispatcher:
         return sorted(self._senders)
 
     async def deliver(self, outbound: Sequence[Outbound]) -> None:
-        """The fast path: send a turn's replies now, in order."""
+        """The fast path: send a turn's replies now, in order.
+
+        Replies the turn already judged and claimed (`admitted`) go straight out; anything
+        else is claimed and judged here first.
+        """
         ready = [o for o in outbound if o.channel in self._senders]
-        if ready:
-            allowed = await self._db.run(lambda s: self._judge_claimed(s, ready))
-            await self._send_all(allowed)
+        unjudged = [o for o in ready if not o.admitted]
+        allowed_ids: set[int] = set()
+        if unjudged:
+            allowed = await self._db.run(lambda s: self._judge_claimed(s, unjudged))
+            allowed_ids = {o.delivery_id for o in allowed}
+        await self._send_all([o for o in ready if o.admitted or o.delivery_id in allowed_ids])
 
     async def drain(self, limit: int = 500) -> int:
         """Send whatever is due: nudges, held messages that may go now, retries."""
         now = self._clock.now()
-        allowed = await self._db.run(lambda s: self._claim_and_judge(s, limit))
+        allowed = await self._db.run(lambda s: self._claim_and_judge(s, limit), background=True)
         await self._send_all(allowed)
         log.debug("dispatch.drained", sent=len(allowed), at=now.isoformat())
         return len(allowed)
@@ -119,20 +125,7 @@ class Dispatcher:
         except Exception as exc:  # a broken adapter must not lose the delivery
             log.exception("dispatch.send_failed", channel=item.channel, delivery=item.delivery_id)
             result = SendResult(ok=False, error=repr(exc), retry=True)
-        await self._db.run(lambda s: self._record(s, item, result))
-
-    def _record(self, session: Session, item: Outbound, result: SendResult) -> None:
-        now = self._clock.now()
-        if result.unreachable:
-            set_reachable(session, item.channel, item.address, False)
-        if result.ok:
-            mark_sent(session, [item.delivery_id], now, result.external_id)
-        elif result.retry:
-            later = now + _RETRY_DELAY
-            mark_retry(session, item.delivery_id, now, later, result.error or "retry")
-        else:
-            mark_failed(session, item.delivery_id, now, result.error or "failed")
-        self._metrics.outbound(item.channel, "sent" if result.ok else "failed")
+        await self._outcomes.record(item, result)
 
 
 def _rows(session: Session, ids: set[int]) -> list[Delivery]:

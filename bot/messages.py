@@ -58,3 +58,5 @@ class Outbound:
     person_id: int | None = None
     kind: str = "reply"
     meta: dict[str, object] = field(default_factory=dict)
+    # The send-time policy already allowed it and it is claimed (status "sending").
+    admitted: bool = False

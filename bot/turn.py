@@ -20,7 +20,9 @@ from handlers.commands import find_command
 from handlers.eligibility import EligibilityRule
 from handlers.flow import Flow, PersonView, Step, Turn
 from handlers.registry import AUTOMATIC, split_target
+from scheduler.policy import SendPolicy, Verdict
 from storage import consent as consent_store
+from storage.claims import reply_facts
 from storage.conversations import ConversationState, load_conversation, save_conversation
 from storage.outbox import add_replies
 from storage.people import (
@@ -54,6 +56,7 @@ class TurnRunner:
         rule: EligibilityRule,
         consent_text_version: str,
         link_secret: str | None = None,
+        policy: SendPolicy | None = None,
     ) -> None:
         self._flows = flows
         self._translator = translator
@@ -61,6 +64,7 @@ class TurnRunner:
         self._rule = rule
         self._text_version = consent_text_version
         self._link_secret = link_secret
+        self._policy = policy or SendPolicy()
 
     def run(self, session: Session, inbound: Inbound) -> Handled:
         now = self._clock.now()
@@ -100,6 +104,7 @@ class TurnRunner:
                 data=progress.data,
                 now=now,
                 new=conversation.new,
+                contended=not loaded.created,
             )
         outbound = add_replies(
             session,
@@ -108,31 +113,29 @@ class TurnRunner:
             address=inbound.address,
             replies=progress.replies,
             now=now,
+            verdict=self._judge_replies(session, ctx, inbound) if progress.replies else None,
         )
         return Handled(False, outbound, person.id)
 
-    def _load(self, session: Session, inbound: Inbound, now: datetime) -> TurnState:
-        """The usual case is one query; a deep link or a first contact takes the long way."""
-        if not inbound.link_token:
-            found = load_turn(session, inbound.channel, inbound.address)
-            if found is not None:
-                return found
-        person = self._resolve_person(session, inbound, now)
-        return TurnState(
-            person,
-            load_conversation(session, person.id, now),
-            consent_store.current_consent(session, person.id),
-        )
+    def _judge_replies(self, session: Session, ctx: EffectContext, inbound: Inbound) -> Verdict:
+        """The send-time policy, asked in this transaction: the replies go out right after it."""
+        facts = reply_facts(session, ctx.person, ctx.consent, inbound.channel, inbound.address)
+        return self._policy.verdict(facts, ctx.now)
 
-    def _resolve_person(self, session: Session, inbound: Inbound, now: datetime) -> PersonRow:
+    def _load(self, session: Session, inbound: Inbound, now: datetime) -> TurnState:
+        """Usually one query; a deep link or a first contact takes a longer way."""
         linked = self._linked_person(session, inbound, now)
         if linked is not None:
-            return linked
-        person = person_by_identity(session, inbound.channel, inbound.address)
-        if person is not None:
-            return person
+            return TurnState(
+                linked,
+                load_conversation(session, linked.id, now),
+                consent_store.current_consent(session, linked.id),
+            )
+        found = load_turn(session, inbound.channel, inbound.address)
+        if found is not None:
+            return found
         locale = self._translator.resolve(inbound.locale_hint)
-        return create_person(
+        person = create_person(
             session,
             inbound.channel,
             inbound.address,
@@ -140,6 +143,7 @@ class TurnRunner:
             locale=locale,
             display_name=inbound.display_name,
         )
+        return TurnState(person, None, {}, created=True)
 
     def _linked_person(
         self, session: Session, inbound: Inbound, now: datetime

@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 from sqlmodel import Session
 
 from scheduler.policy import DeliveryFacts
+from storage.people import PersonRow
 from storage.tables import ConsentRecord, Conversation, Delivery, Identity, OptOut, Person
 
 DUE_STATUSES = ("pending", "held")
@@ -84,6 +85,27 @@ def suppress(session: Session, delivery_id: int, now: datetime, reason: str) -> 
         update(Delivery)
         .where(Delivery.id == delivery_id)
         .values(status="suppressed", error=reason, updated_at=now)
+    )
+
+
+def reply_facts(
+    session: Session,
+    person: PersonRow,
+    consent: dict[str, str],
+    channel: str,
+    address: str,
+    kind: str = "reply",
+) -> DeliveryFacts:
+    """Facts for a turn's own replies: the turn already knows the person and their consent."""
+    opt = _opt_outs(session, {address}).get(address) if channel == "sms" else None
+    return DeliveryFacts(
+        kind=kind,
+        channel=channel,
+        address=address,
+        time_zone=person.time_zone,
+        consent=consent,
+        opted_out=opt is not None and opt.opted_out,
+        paused_until=opt.paused_until if opt else None,
     )
 
 

@@ -63,6 +63,7 @@ def save_conversation(
     data: dict[str, Any],
     now: datetime,
     new: bool = False,
+    contended: bool = True,
 ) -> None:
     if new:
         values = {
@@ -74,6 +75,9 @@ def save_conversation(
             "mode": "bot",
             "updated_at": now,
         }
+        if not contended:  # a person created in this very transaction: nobody can race us
+            session.connection().execute(_CREATE, values)
+            return
         try:
             with session.begin_nested():
                 session.connection().execute(_CREATE, values)

@@ -6,10 +6,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlmodel import Session
 
 from bot.messages import Choice, Outbound, Reply
+from scheduler.policy import Decision, Verdict
 from storage.tables import Delivery
 
 
@@ -52,10 +53,12 @@ def add_replies(
     now: datetime,
     kind: str = "reply",
     meta: dict[str, Any] | None = None,
+    verdict: Verdict | None = None,
 ) -> list[Outbound]:
-    """Record replies as pending deliveries; returns them ready for the fast path."""
+    """Record replies as deliveries; with a verdict they are already judged (and claimed)."""
     if not replies:
         return []
+    status, due, error = _status_for(verdict, now)
     rows = [
         dict(
             person_id=person_id,
@@ -64,20 +67,58 @@ def add_replies(
             kind=kind,
             text=reply.text,
             choices=_choices_json(reply),
-            status="pending",
-            due_at=now,
+            status=status,
+            due_at=due,
             attempts=0,
             meta=meta or {},
+            error=error,
             created_at=now,
             updated_at=now,
         )
         for reply in replies
     ]
     ids = session.connection().execute(_INSERT, rows).scalars().all()
+    admitted = status == "sending"
     return [
-        Outbound(int(i), channel, address, reply, person_id, kind)
+        Outbound(int(i), channel, address, reply, person_id, kind, admitted=admitted)
         for i, reply in zip(ids, replies, strict=True)
     ]
+
+
+def _status_for(verdict: Verdict | None, now: datetime) -> tuple[str, datetime, str | None]:
+    if verdict is None:
+        return "pending", now, None
+    if verdict.decision is Decision.SEND:
+        return "sending", now, None
+    if verdict.decision is Decision.HOLD:
+        return (
+            ("held", verdict.until, verdict.reason)
+            if verdict.until
+            else ("review", now, verdict.reason)
+        )
+    return "suppressed", now, verdict.reason
+
+
+_MARK_SENT = (
+    update(_TABLE)
+    .where(_TABLE.c.id == bindparam("delivery_id"))
+    .values(
+        status="sent",
+        sent_at=bindparam("now"),
+        updated_at=bindparam("now"),
+        external_id=bindparam("external_id"),
+        attempts=_TABLE.c.attempts + 1,
+    )
+)
+
+
+def mark_sent_many(
+    session: Session, sent: Sequence[tuple[int, str | None]], now: datetime
+) -> None:
+    """Record many successful sends in one statement (executemany)."""
+    if sent:
+        params = [{"delivery_id": d, "external_id": e, "now": now} for d, e in sent]
+        session.connection().execute(_MARK_SENT, params)
 
 
 def mark_sent(

@@ -41,6 +41,7 @@ class TurnState:
     person: PersonRow
     conversation: ConversationState | None
     consent: dict[str, str] = field(default_factory=dict)
+    created: bool = False  # the person was created in this very transaction
 
 
 def load_turn(session: Session, channel: str, address: str) -> TurnState | None:

@@ -35,16 +35,23 @@ def make_bot(settings: Settings) -> Bot:
     tg = settings.telegram
     if tg.token is None:
         raise ValueError("MENTORBOT_TELEGRAM__TOKEN is not set")
-    session = AiohttpSession(api=TelegramAPIServer.from_base(tg.api_base),
-                             timeout=tg.request_timeout)
+    session = AiohttpSession(
+        api=TelegramAPIServer.from_base(tg.api_base), timeout=tg.request_timeout
+    )
     return Bot(tg.token.get_secret_value(), session=session)
 
 
 class TelegramService:
     """Start: menus (in the background), then the poller or the webhook. Stop: the reverse."""
 
-    def __init__(self, bot: Bot, settings: Settings, processor: UpdateProcessor,
-                 menus: TelegramMenus, poller: Poller | None) -> None:
+    def __init__(
+        self,
+        bot: Bot,
+        settings: Settings,
+        processor: UpdateProcessor,
+        menus: TelegramMenus,
+        poller: Poller | None,
+    ) -> None:
         self._bot = bot
         self._settings = settings
         self._processor = processor
@@ -61,8 +68,9 @@ class TelegramService:
         url = self._settings.public_url.rstrip("/") + WEBHOOK_PATH
         secret = tg.webhook_secret.get_secret_value() if tg.webhook_secret else None
         try:
-            await self._bot.set_webhook(url=url, secret_token=secret,
-                                        allowed_updates=ALLOWED_UPDATES)
+            await self._bot.set_webhook(
+                url=url, secret_token=secret, allowed_updates=ALLOWED_UPDATES
+            )
         except Exception:  # the app still serves; Telegram just cannot reach us yet
             log.exception("telegram.set_webhook_failed", url=url)
 
@@ -87,8 +95,9 @@ def _locale_lookup(runtime: Any) -> Any:
         locale = None
         if outbound.reply.request_phone and outbound.person_id is not None:
             person_id = outbound.person_id
-            locale = await runtime.db.run(lambda s: getattr(s.get(Person, person_id), "locale",
-                                                            None))
+            locale = await runtime.db.run(
+                lambda s: getattr(s.get(Person, person_id), "locale", None)
+            )
         return runtime.translator.for_locale(locale)
 
     return locale_of

@@ -78,8 +78,9 @@ def _message(update_id: int, message: Message) -> Action:
     if message.from_user is None or message.from_user.is_bot:
         return Ignore("no human sender")
     if message.text is not None:
-        return Turn(_base(update_id, message, text=message.text,
-                          link_token=_start_payload(message.text)))
+        return Turn(
+            _base(update_id, message, text=message.text, link_token=_start_payload(message.text))
+        )
     contact = message.contact
     if contact is not None and contact.user_id == message.from_user.id:
         return Turn(_base(update_id, message, contact_phone=contact.phone_number))

@@ -34,10 +34,19 @@ START = ("start", N_("Start over"))
 SETTINGS = ("settings", N_("Phone, language and coaching"))
 HELP = ("help", N_("What I can do"))
 STUDENT_MENU = (START, SETTINGS, HELP, ("mentor", N_("Talk to your mentor")))
-MENTOR_MENU = (("students", N_("Your students")), ("inbox", N_("Messages waiting for you")),
-               SETTINGS, HELP)
-ADMIN_MENU = (("stats", N_("Numbers at a glance")), ("broadcast", N_("Message a cohort")),
-              ("mentors", N_("Manage mentors")), SETTINGS, HELP)
+MENTOR_MENU = (
+    ("students", N_("Your students")),
+    ("inbox", N_("Messages waiting for you")),
+    SETTINGS,
+    HELP,
+)
+ADMIN_MENU = (
+    ("stats", N_("Numbers at a glance")),
+    ("broadcast", N_("Message a cohort")),
+    ("mentors", N_("Manage mentors")),
+    SETTINGS,
+    HELP,
+)
 
 
 def commands(menu: Sequence[tuple[str, str]], t: Gettext) -> list[BotCommand]:
@@ -87,8 +96,13 @@ class TelegramMenus:
             return ADMIN_MENU
         return MENTOR_MENU if role == "mentor" else None
 
-    async def _set(self, cmds: list[BotCommand], scope: Any, language: str | None = None,
-                   chat: int | None = None) -> None:
+    async def _set(
+        self,
+        cmds: list[BotCommand],
+        scope: Any,
+        language: str | None = None,
+        chat: int | None = None,
+    ) -> None:
         call = self._bot.set_my_commands(commands=cmds, scope=scope, language_code=language)
         await self._call(call, chat)
 

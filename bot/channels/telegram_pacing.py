@@ -102,8 +102,9 @@ class ChatPacers:
 
     _SWEEP_AT = 1024
 
-    def __init__(self, rate: float, *, clock: MonotonicClock = time.monotonic,
-                 sleep: Sleep = asyncio.sleep) -> None:
+    def __init__(
+        self, rate: float, *, clock: MonotonicClock = time.monotonic, sleep: Sleep = asyncio.sleep
+    ) -> None:
         self._rate = rate
         self._clock = clock
         self._sleep = sleep

@@ -29,8 +29,9 @@ class RawGetUpdates(GetUpdates):
 
 
 class Poller:
-    def __init__(self, bot: Bot, processor: UpdateProcessor, *, timeout: int = 25,
-                 concurrency: int = 64) -> None:
+    def __init__(
+        self, bot: Bot, processor: UpdateProcessor, *, timeout: int = 25, concurrency: int = 64
+    ) -> None:
         self._bot = bot
         self._processor = processor
         self._timeout = timeout
@@ -57,8 +58,9 @@ class Poller:
         while True:
             try:
                 batch = await self._bot(
-                    RawGetUpdates(offset=offset, timeout=self._timeout,
-                                  allowed_updates=ALLOWED_UPDATES),
+                    RawGetUpdates(
+                        offset=offset, timeout=self._timeout, allowed_updates=ALLOWED_UPDATES
+                    ),
                     request_timeout=self._timeout + 10,
                 )
                 failures = 0

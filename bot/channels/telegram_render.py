@@ -71,7 +71,7 @@ def parse_callback(data: str | None) -> str:
     """The choice id in our callback data; anything else becomes a choice nobody offered."""
     if not data or not data.startswith(CALLBACK_PREFIX) or len(data.encode()) > 64:
         return INVALID_CHOICE
-    choice = data[len(CALLBACK_PREFIX):]
+    choice = data[len(CALLBACK_PREFIX) :]
     return choice if choice.isprintable() and choice else INVALID_CHOICE
 
 

@@ -54,8 +54,11 @@ class UpdateProcessor:
         try:
             return Update.model_validate(raw, context={"bot": self._bot})
         except ValidationError as exc:
-            log.warning("telegram.update_malformed", update_id=raw.get("update_id"),
-                        errors=exc.error_count())
+            log.warning(
+                "telegram.update_malformed",
+                update_id=raw.get("update_id"),
+                errors=exc.error_count(),
+            )
             return None
 
     async def process_raw(self, raw: object) -> None:
@@ -73,7 +76,8 @@ class UpdateProcessor:
             self._deliver_later(handled.outbound)
         elif isinstance(action, Notify):
             outbound = await self._runtime.db.run(
-                lambda s: self._record_notice(s, action.inbound, action.notice))
+                lambda s: self._record_notice(s, action.inbound, action.notice)
+            )
             self._deliver_later(outbound)
         elif isinstance(action, Ignore):
             log.debug("telegram.update_ignored", update_id=update.update_id, reason=action.reason)
@@ -113,11 +117,23 @@ class UpdateProcessor:
         now = self._runtime.clock.now()
         person = person_by_identity(session, inbound.channel, inbound.address)
         person_id = person.id if person else None
-        row = dict(channel=inbound.channel, external_id=inbound.external_id,
-                   person_id=person_id, direction="in", text=f"[{notice.value}]", created_at=now)
+        row = dict(
+            channel=inbound.channel,
+            external_id=inbound.external_id,
+            person_id=person_id,
+            direction="in",
+            text=f"[{notice.value}]",
+            created_at=now,
+        )
         if not insert_ignore(session, MessageLog.__table__, row):
             return []
         t = self._runtime.translator.for_locale(person.locale if person else inbound.locale_hint)
         reply = Reply(notice_text(notice, t))
-        return add_replies(session, person_id=person_id, channel=inbound.channel,
-                           address=inbound.address, replies=[reply], now=now)
+        return add_replies(
+            session,
+            person_id=person_id,
+            channel=inbound.channel,
+            address=inbound.address,
+            replies=[reply],
+            now=now,
+        )

@@ -1,0 +1,72 @@
+"""Records send outcomes in batches: senders finishing together share one transaction."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlmodel import Session
+
+from bot.channels.base import SendResult
+from bot.clock import Clock
+from bot.messages import Outbound
+from bot.metrics import Metrics
+from storage.database import Database
+from storage.outbox import mark_failed, mark_retry, mark_sent_many
+from storage.people import set_reachable
+
+RETRY_DELAY = timedelta(seconds=30)
+
+
+@dataclass
+class _Batch:
+    done: asyncio.Future[None]
+    items: list[tuple[Outbound, SendResult]] = field(default_factory=list)
+    writer: asyncio.Task[None] | None = None
+
+
+class OutcomeRecorder:
+    """`record()` returns once the outcome is committed; concurrent calls are written together."""
+
+    def __init__(self, db: Database, clock: Clock, metrics: Metrics) -> None:
+        self._db = db
+        self._clock = clock
+        self._metrics = metrics
+        self._open: _Batch | None = None
+
+    async def record(self, item: Outbound, result: SendResult) -> None:
+        batch = self._open or self._start_batch()
+        batch.items.append((item, result))
+        await asyncio.shield(batch.done)
+
+    def _start_batch(self) -> _Batch:
+        loop = asyncio.get_running_loop()
+        batch = _Batch(loop.create_future())
+        self._open = batch
+        batch.writer = loop.create_task(self._flush(batch))
+        return batch
+
+    async def _flush(self, batch: _Batch) -> None:
+        await asyncio.sleep(0)  # let senders finishing in this loop turn join the batch
+        self._open = None
+        try:
+            await self._db.run(lambda s: self._write(s, batch.items), background=True)
+        except Exception as exc:
+            batch.done.set_exception(exc)
+        else:
+            batch.done.set_result(None)
+
+    def _write(self, session: Session, items: list[tuple[Outbound, SendResult]]) -> None:
+        now = self._clock.now()
+        sent = [(i.delivery_id, r.external_id) for i, r in items if r.ok]
+        mark_sent_many(session, sent, now)
+        for item, result in items:
+            if result.unreachable:
+                set_reachable(session, item.channel, item.address, False)
+            if not result.ok and result.retry:
+                error = result.error or "retry"
+                mark_retry(session, item.delivery_id, now, now + RETRY_DELAY, error)
+            elif not result.ok:
+                mark_failed(session, item.delivery_id, now, result.error or "failed")
+            self._metrics.outbound(item.channel, "sent" if result.ok else "failed")
