@@ -14,12 +14,15 @@ from bot.channels.webchat import webchat_parts
 from bot.clock import Clock, SystemClock
 from bot.dispatch import Dispatcher
 from bot.engine import Engine
+from bot.guardians import router as guardians_router
 from bot.i18n import Translator
 from bot.metrics import Metrics
 from bot.settings import SUPPORTED_LOCALES, Settings
 from bot.turn import TurnRunner
 from handlers.eligibility import EligibilityRule
 from handlers.registry import default_flows
+from scheduler.parent_digest import DigestPlanner
+from scheduler.policy import SendPolicy
 from scheduler.runner import Ticker
 from storage.database import Database, create_db_engine
 from storage.demo import is_empty, seed_demo
@@ -107,16 +110,35 @@ def build_runtime(
         link_secret.get_secret_value() if link_secret else None,
     )
     engine = Engine(db, runner, translator, clock, metrics)
-    dispatcher = Dispatcher(db, dict(senders or {}), clock, metrics)
+    policy = SendPolicy(window=settings.twilio.send_window())
+    dispatcher = Dispatcher(db, dict(senders or {}), clock, metrics, policy)
     ticker = Ticker(dispatcher, settings.scheduler)
     demo_chat = settings.uses_default_database and settings.environment != "production"
     runtime = Runtime(
         settings, clock, db, translator, metrics, engine, dispatcher, ticker, demo_chat
     )
     attach_channels(runtime)
+    attach_parents(runtime)
     return runtime
 
 
 def attach_channels(runtime: Runtime) -> None:
     """Each channel is enabled by the credentials present in the settings."""
     runtime.attach(webchat_parts(runtime))
+    if runtime.settings.sms_enabled and "sms" not in runtime.dispatcher.channels:
+        from bot.channels.sms import sms_parts  # twilio is large: imported only when used
+
+        runtime.attach(sms_parts(runtime))
+
+
+def attach_parents(runtime: Runtime) -> None:
+    """Guardian links (API) and the parents' digests and alerts (a scheduler job)."""
+    settings = runtime.settings
+    link = settings.twilio.parent_link or settings.public_url.rstrip("/") + "/parents"
+    planner = DigestPlanner(runtime.translator, link, settings.default_time_zone)
+
+    async def plan_parent_messages() -> int:
+        return await runtime.db.run(lambda s: planner.plan(s, runtime.clock.now()))
+
+    runtime.ticker.jobs["parent-digests"] = plan_parent_messages
+    runtime.routers.append(guardians_router(runtime))

@@ -22,7 +22,7 @@ from bot.metrics import Metrics
 from scheduler.policy import Decision, SendPolicy
 from storage import claims
 from storage.database import Database
-from storage.outbox import mark_failed, mark_retry, mark_sent, outbound_from_row
+from storage.outbox import mark_failed, mark_retry, mark_sent, outbound_from_row, set_encoding
 from storage.people import set_reachable
 from storage.tables import Delivery
 
@@ -127,11 +127,14 @@ class Dispatcher:
             set_reachable(session, item.channel, item.address, False)
         if result.ok:
             mark_sent(session, [item.delivery_id], now, result.external_id)
+            if result.segments is not None:
+                set_encoding(session, item.delivery_id, result.segments, result.encoding)
         elif result.retry:
             later = now + _RETRY_DELAY
             mark_retry(session, item.delivery_id, now, later, result.error or "retry")
         else:
-            mark_failed(session, item.delivery_id, now, result.error or "failed")
+            status = result.final_status or "failed"
+            mark_failed(session, item.delivery_id, now, result.error or status, status)
         self._metrics.outbound(item.channel, "sent" if result.ok else "failed")
 
 

@@ -15,12 +15,15 @@ from bot.effects import EffectContext, apply_effect
 from bot.engine_types import Handled
 from bot.i18n import Translator
 from bot.links import read_link_token
-from bot.messages import Inbound, Reply
+from bot.messages import Channel, Inbound, Outbound, Reply
 from handlers.commands import find_command
 from handlers.eligibility import EligibilityRule
 from handlers.flow import Flow, PersonView, Step, Turn
+from handlers.optout import compliance_answer
 from handlers.registry import AUTOMATIC, split_target
+from scheduler.policy import COMPLIANCE_KIND
 from storage import consent as consent_store
+from storage import sms as sms_store
 from storage.conversations import load_conversation, save_conversation
 from storage.outbox import add_replies
 from storage.people import create_person, move_identity, person_by_identity, person_by_lms_id
@@ -28,6 +31,8 @@ from storage.tables import MessageLog, Person
 from storage.upsert import insert_ignore
 
 _MAX_HOPS = 5
+# A parent resting in the default flows is answered by the parents' flow instead.
+_PARENT_ENTRY_FLOWS = frozenset({"onboarding", "main"})
 
 
 @dataclass(slots=True)
@@ -68,7 +73,6 @@ class TurnRunner:
         )
         if not insert_ignore(session, MessageLog.__table__, log_row):
             return Handled(duplicate=True, person_id=person.id)
-        conversation = load_conversation(session, person.id or 0, now)
         ctx = EffectContext(
             session,
             person,
@@ -78,7 +82,14 @@ class TurnRunner:
             self._translator.for_locale(person.locale),
             self._text_version,
         )
+        if inbound.channel == Channel.SMS:
+            answered = self._compliance(ctx)
+            if answered is not None:
+                return Handled(False, answered, person.id)
+        conversation = load_conversation(session, person.id or 0, now)
         progress = _Progress(conversation.flow, conversation.state, dict(conversation.data))
+        if person.role == "parent" and progress.flow in _PARENT_ENTRY_FLOWS:
+            progress.flow, progress.state = "parents", "start"
         self._advance(ctx, progress)
         if not ctx.erased:
             save_conversation(
@@ -97,8 +108,28 @@ class TurnRunner:
             address=inbound.address,
             replies=progress.replies,
             now=now,
+            meta={"locale": ctx.t.locale},
         )
         return Handled(False, outbound, person.id)
+
+    def _compliance(self, ctx: EffectContext) -> list[Outbound] | None:
+        """STOP, START, HELP, PAUSE: answered before any flow or command, as compliance."""
+        opted_out = sms_store.is_opted_out(ctx.session, ctx.inbound.address)
+        answer = compliance_answer(ctx.inbound.text, opted_out=opted_out, t=ctx.t)
+        if answer is None:
+            return None
+        for effect in answer.effects:
+            apply_effect(ctx, effect)
+        return add_replies(
+            ctx.session,
+            person_id=ctx.person.id,
+            channel=ctx.inbound.channel,
+            address=ctx.inbound.address,
+            replies=answer.replies,
+            now=ctx.now,
+            kind=COMPLIANCE_KIND,
+            meta={"locale": ctx.t.locale},
+        )
 
     def _resolve_person(self, session: Session, inbound: Inbound, now: datetime) -> Person:
         linked = self._linked_person(session, inbound, now)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import case, insert, select, update
 from sqlmodel import Session
 
 from bot.messages import Choice, Outbound, Reply
@@ -71,19 +71,24 @@ def add_replies(
     ]
     ids = session.execute(insert(Delivery).returning(Delivery.id), rows).scalars().all()
     return [
-        Outbound(int(i), channel, address, reply, person_id, kind)
+        Outbound(int(i), channel, address, reply, person_id, kind, dict(meta or {}))
         for i, reply in zip(ids, replies, strict=True)
     ]
+
+
+# Set by a provider's status callback, which may arrive before we record the send itself.
+_LATER_THAN_SENT = ("delivered", "undelivered", "failed")
 
 
 def mark_sent(
     session: Session, delivery_ids: Sequence[int], now: datetime, external_id: str | None = None
 ) -> None:
+    keep = Delivery.status.in_(_LATER_THAN_SENT)  # type: ignore[attr-defined]
     session.execute(
         update(Delivery)
         .where(Delivery.id.in_(delivery_ids))
         .values(  # type: ignore[attr-defined]
-            status="sent",
+            status=case((keep, Delivery.status), else_="sent"),
             sent_at=now,
             updated_at=now,
             external_id=external_id,
@@ -130,4 +135,13 @@ def mark_retry(
             updated_at=now,
             attempts=Delivery.attempts + 1,
         )
+    )
+
+
+def set_encoding(session: Session, delivery_id: int, segments: int, encoding: str | None) -> None:
+    """What the channel actually sent: segments and encoding of the final text (cost, audit)."""
+    session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id)
+        .values(segments=segments, encoding=encoding)
     )
