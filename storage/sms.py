@@ -41,9 +41,7 @@ def inbound_row(session: Session, sid: str) -> SmsInbox | None:
 
 
 def mark_processed(session: Session, sid: str, now: datetime) -> None:
-    session.execute(
-        update(SmsInbox).where(SmsInbox.message_sid == sid).values(processed_at=now)
-    )
+    session.execute(update(SmsInbox).where(SmsInbox.message_sid == sid).values(processed_at=now))
 
 
 def unprocessed_sids(session: Session, older_than: datetime, limit: int = 100) -> list[str]:
@@ -138,9 +136,7 @@ def opt_in(session: Session, phone: str, now: datetime, *, source: str) -> None:
 
 
 def pause(session: Session, phone: str, now: datetime, days: int) -> datetime:
-    row = opt_out_row(session, phone) or OptOut(
-        phone_e164=phone, opted_out=False, updated_at=now
-    )
+    row = opt_out_row(session, phone) or OptOut(phone_e164=phone, opted_out=False, updated_at=now)
     row.paused_until, row.updated_at = now + timedelta(days=days), now
     if row.source is None:
         row.source = "sms_pause"

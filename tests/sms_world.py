@@ -30,6 +30,7 @@ PUBLIC = "https://mentorbot.example"
 OUR_NUMBER = "+15005550006"
 T = TypeVar("T")
 _sids = itertools.count(1)
+_POLL = 0.02
 
 
 @dataclass
@@ -63,9 +64,11 @@ class SmsWorld:
 
     async def until(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:  # noqa: ASYNC109
         """Poll a database-side condition (the emulator's own waits cover its state)."""
-        async with asyncio.timeout(timeout):
-            while not predicate():
-                await asyncio.sleep(0.02)
+        for _ in range(int(timeout / _POLL)):
+            if predicate():
+                return
+            await asyncio.sleep(_POLL)
+        raise TimeoutError(f"condition not met within {timeout} s")
 
     def bodies_to(self, phone: str) -> list[str]:
         return [m.body for m in self.emu.messages_to(phone)]
@@ -90,7 +93,13 @@ class SmsWorld:
         return self.db(write)
 
     def queue(
-        self, phone: str, text: str, *, kind: str = "nudge", person_id: int | None = None, **kw: Any
+        self,
+        phone: str,
+        text: str,
+        *,
+        kind: str = "nudge",
+        person_id: int | None = None,
+        **kw: Any,
     ) -> int:
         def write(session: Session) -> int:
             [out] = add_replies(
@@ -113,7 +122,9 @@ def _bound_socket() -> socket.socket:
 
 
 @asynccontextmanager
-async def sms_world(database_url: str, clock: FakeClock, **overrides: Any) -> AsyncIterator[SmsWorld]:
+async def sms_world(
+    database_url: str, clock: FakeClock, **overrides: Any
+) -> AsyncIterator[SmsWorld]:
     """Emulator + app served by uvicorn; Twilio signs for PUBLIC and posts to the loopback app."""
     sock = _bound_socket()
     local = f"http://127.0.0.1:{sock.getsockname()[1]}"
@@ -129,13 +140,13 @@ async def sms_world(database_url: str, clock: FakeClock, **overrides: Any) -> As
         database_url, public_url=PUBLIC, twilio=twilio, api_token="test-api-token", **overrides
     )
     runtime = build_runtime(settings, clock=clock)
-    server = uvicorn.Server(uvicorn.Config(create_web_app(runtime), log_level="warning", lifespan="on"))
+    config = uvicorn.Config(create_web_app(runtime), log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
+    world = SmsWorld(runtime, emu, clock, local)
     try:
-        async with asyncio.timeout(10):
-            while not server.started:
-                await asyncio.sleep(0.01)
-        yield SmsWorld(runtime, emu, clock, local)
+        await world.until(lambda: server.started, timeout=10)
+        yield world
     finally:
         server.should_exit = True
         await task

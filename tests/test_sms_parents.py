@@ -82,11 +82,14 @@ async def test_parent_confirms_their_own_consent_by_reply(world: SmsWorld) -> No
     assert world.bodies_to(PARENT)[0].endswith("Reply 1 for Yes, 2 for No")
     await world.text(PARENT, "1")
     record = world.db(
-        lambda s: s.execute(select(ConsentRecord).where(ConsentRecord.purpose == "parent_sms"))
-        .scalars()
-        .one()
+        lambda s: (
+            s.execute(select(ConsentRecord).where(ConsentRecord.purpose == "parent_sms"))
+            .scalars()
+            .one()
+        )
     )
-    assert (record.decision, record.actor, record.person_id) == ("granted", "self", parent_id(world))
+    expected = ("granted", "self", parent_id(world))
+    assert (record.decision, record.actor, record.person_id) == expected
     await world.text(PARENT, "MENTOR")
     await world.emu.wait_for(lambda: len(world.emu.messages_to(PARENT)) == 3)
     assert "mentor" in world.bodies_to(PARENT)[2]
@@ -176,9 +179,7 @@ def test_csv_import_links_good_rows_and_lists_rejected_ones(
     from storage.tables import Person
 
     db = prepare_database(_settings(sqlite_url), FakeClock(TUESDAY_NOON_NY))
-    db.run_sync(
-        lambda s: s.add(Person(role="student", lms_id="S-1", created_at=TUESDAY_NOON_NY))
-    )
+    db.run_sync(lambda s: s.add(Person(role="student", lms_id="S-1", created_at=TUESDAY_NOON_NY)))
     db.close()
     csv_file = tmp_path / "guardians.csv"
     csv_file.write_text(
