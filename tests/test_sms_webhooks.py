@@ -80,7 +80,9 @@ async def test_answer_is_empty_twiml(world: SmsWorld) -> None:
 
 async def _one_reply(world: SmsWorld) -> Delivery:
     await world.text(ANA, "hello")
+    await world.emu.wait_for(lambda: len(world.emu.messages_to(ANA)) == 1)
     [row] = world.deliveries_to(ANA)
+    await world.until(lambda: world.delivery(row.id or 0).external_id is not None)
     return row
 
 
@@ -119,6 +121,7 @@ async def test_unsigned_callback_is_refused_and_not_applied(world: SmsWorld) -> 
     row = await _one_reply(world)
     await world.emu.wait_for(lambda: len(world.emu.callbacks_posted) >= 2)
     assert {p.http_status for p in world.emu.callbacks_posted} == {403}
+    await world.until(lambda: world.delivery(row.id or 0).status != "sending")
     assert world.delivery(row.id or 0).status == "sent"
     assert count(world, SmsStatusEvent) == 0
 
