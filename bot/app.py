@@ -14,12 +14,14 @@ from bot.channels.webchat import webchat_parts
 from bot.clock import Clock, SystemClock
 from bot.dispatch import Dispatcher
 from bot.engine import Engine
+from bot.guardians import router as guardians_router
 from bot.i18n import Translator
 from bot.metrics import Metrics
 from bot.settings import SUPPORTED_LOCALES, Settings
 from bot.turn import TurnRunner
 from handlers.eligibility import EligibilityRule
 from handlers.registry import default_flows
+from scheduler.parent_digest import DigestPlanner
 from scheduler.policy import SendPolicy
 from scheduler.runner import Ticker
 from storage.database import Database, create_db_engine
@@ -99,7 +101,9 @@ def build_runtime(
         timedelta(days=consent.active_within_days),
     )
     # Recipients without a known zone get the configured default one (an explicit fallback).
-    policy = SendPolicy(fallback_zone=settings.default_time_zone)
+    policy = SendPolicy(
+        window=settings.twilio.send_window(), fallback_zone=settings.default_time_zone
+    )
     link_secret = settings.telegram.link_secret
     runner = TurnRunner(
         default_flows(),
@@ -120,6 +124,7 @@ def build_runtime(
         settings, clock, db, translator, metrics, engine, dispatcher, ticker, demo_chat
     )
     attach_channels(runtime)
+    attach_parents(runtime)
     return runtime
 
 
@@ -132,3 +137,20 @@ def attach_channels(runtime: Runtime) -> None:
         from bot.channels.telegram import telegram_parts
 
         runtime.attach(telegram_parts(runtime))
+    if runtime.settings.sms_enabled and "sms" not in runtime.dispatcher.channels:
+        from bot.channels.sms import sms_parts  # twilio is large: imported only when used
+
+        runtime.attach(sms_parts(runtime))
+
+
+def attach_parents(runtime: Runtime) -> None:
+    """Guardian links (API) and the parents' digests and alerts (a scheduler job)."""
+    settings = runtime.settings
+    link = settings.twilio.parent_link or settings.public_url.rstrip("/") + "/parents"
+    planner = DigestPlanner(runtime.translator, link, settings.default_time_zone)
+
+    async def plan_parent_messages() -> int:
+        return await runtime.db.run(lambda s: planner.plan(s, runtime.clock.now()))
+
+    runtime.ticker.jobs["parent-digests"] = plan_parent_messages
+    runtime.routers.append(guardians_router(runtime))

@@ -1,25 +1,20 @@
-"""Map a typed answer back to one of the offered choices ("1", "yes", a label)."""
+"""Map a typed answer back to one of the offered choices ("1", "yes", "sí", "да", a label).
+
+Every text channel shares the SMS matcher (`match_choice`): numbers, labels, yes/no words in
+every supported language, and a careful fuzzy match; unclear answers give None.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-_YES = {"y", "yes", "yeah", "yep", "ok", "sí", "si", "да", "हाँ", "हां", "haan"}
-_NO = {"n", "no", "nope", "нет", "नहीं", "nahi"}
+from bot.channels.sms_choices import ChoiceKind, ChoiceOption, match_choice
+
+
+def _kind(choice_id: str) -> ChoiceKind:
+    return "yes" if choice_id == "yes" else "no" if choice_id == "no" else "other"
 
 
 def resolve_choice(text: str, offered: Sequence[dict[str, str]]) -> str | None:
-    answer = text.strip().strip(".!?#").casefold()
-    if not answer or not offered:
-        return None
-    if answer.isdigit() and 1 <= int(answer) <= len(offered):
-        return offered[int(answer) - 1]["id"]
-    for option in offered:
-        if answer == option["label"].casefold():
-            return option["id"]
-    ids = {option["id"] for option in offered}
-    if answer in _YES and "yes" in ids:
-        return "yes"
-    if answer in _NO and "no" in ids:
-        return "no"
-    return None
+    options = [ChoiceOption(o["id"], (o["label"],), _kind(o["id"])) for o in offered]
+    return match_choice(text, options)

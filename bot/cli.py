@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -107,6 +108,29 @@ async def _make_link(settings: Settings, lms_id: str, make_bot: Any, maker: Any)
     finally:
         if bot is not None:
             await bot.session.close()
+
+
+import_cli = typer.Typer(help="Import data from files.", no_args_is_help=True)
+cli.add_typer(import_cli, name="import")
+
+
+@import_cli.command("guardians")
+def import_guardians(path: Path) -> None:
+    """Link parents to students from a CSV file (parent_phone, student, parent_name, locale,
+    time_zone, digest_day); rejected rows are listed with the reason."""
+    from bot.app import prepare_database
+    from bot.clock import SystemClock
+    from bot.guardians import import_csv
+
+    settings = Settings(demo_seed=False)
+    db = prepare_database(settings, SystemClock())
+    summary = import_csv(db, path, SystemClock().now())
+    db.close()
+    console.print(f"Guardian links: {summary.linked} imported, {len(summary.rejected)} rejected.")
+    for line, reason in summary.rejected:
+        console.print(f"  line {line}: {reason}")
+    if summary.rejected:
+        raise typer.Exit(1)
 
 
 def _read_line() -> str | None:

@@ -16,6 +16,7 @@ from sqlmodel import Session
 
 from bot.channels.base import ChannelSender, SendResult
 from bot.clock import Clock
+from bot.locks import KeyedLocks
 from bot.messages import Outbound
 from bot.metrics import Metrics
 from bot.outcomes import OutcomeRecorder
@@ -44,6 +45,7 @@ class Dispatcher:
         self._metrics = metrics
         self.policy = policy or SendPolicy()
         self._outcomes = OutcomeRecorder(db, clock, metrics)
+        self._recipients = KeyedLocks()
 
     def register(self, sender: ChannelSender) -> None:
         self._senders[sender.name] = sender
@@ -105,18 +107,19 @@ class Dispatcher:
         return allowed
 
     async def _send_all(self, items: Sequence[Outbound]) -> None:
-        """One recipient's messages stay in order; different recipients go concurrently."""
+        """One recipient's messages stay in order, also across calls (a FIFO lock per
+        recipient); different recipients go concurrently."""
         queues: dict[tuple[str, str], list[Outbound]] = {}
         for item in items:
             queues.setdefault((item.channel, item.address), []).append(item)
         gate = asyncio.Semaphore(_PARALLEL_RECIPIENTS)
 
-        async def run(queue: list[Outbound]) -> None:
-            async with gate:
+        async def run(key: tuple[str, str], queue: list[Outbound]) -> None:
+            async with self._recipients.hold(key), gate:
                 for item in queue:
                     await self._send_one(item)
 
-        await asyncio.gather(*(run(queue) for queue in queues.values()))
+        await asyncio.gather(*(run(key, queue) for key, queue in queues.items()))
 
     async def _send_one(self, item: Outbound) -> None:
         sender = self._senders[item.channel]

@@ -14,6 +14,7 @@ from handlers.main import help_reply
 from handlers.privacy import describe_stored_data
 from storage import consent as consent_store
 from storage import people
+from storage import sms as sms_store
 from storage.people import PersonRow
 
 
@@ -101,6 +102,31 @@ def _show_help(ctx: EffectContext, effect: Effect) -> tuple[Reply, ...]:
     return (help_reply(ctx.t),)
 
 
+def _phone(ctx: EffectContext) -> str | None:
+    """The number a compliance keyword is about: the sender's, on SMS."""
+    if ctx.inbound.channel == Channel.SMS:
+        return ctx.inbound.address
+    return ctx.person.phone_e164
+
+
+def _phone_opt_out(ctx: EffectContext, effect: Effect) -> tuple[Reply, ...]:
+    if phone := _phone(ctx):
+        sms_store.opt_out(ctx.session, phone, ctx.now, source="sms_keyword")
+    return ()
+
+
+def _phone_opt_in(ctx: EffectContext, effect: Effect) -> tuple[Reply, ...]:
+    if phone := _phone(ctx):
+        sms_store.opt_in(ctx.session, phone, ctx.now, source="sms_keyword")
+    return ()
+
+
+def _phone_pause(ctx: EffectContext, effect: Effect) -> tuple[Reply, ...]:
+    if phone := _phone(ctx):
+        sms_store.pause(ctx.session, phone, ctx.now, int(effect.args["days"]))
+    return ()
+
+
 _HANDLERS = {
     "show_help": _show_help,
     "record_consent": _record_consent,
@@ -108,4 +134,7 @@ _HANDLERS = {
     "set_locale": _set_locale,
     "erase_person": _erase,
     "show_my_data": _show_my_data,
+    "phone_opt_out": _phone_opt_out,
+    "phone_opt_in": _phone_opt_in,
+    "phone_pause": _phone_pause,
 }

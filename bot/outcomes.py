@@ -13,7 +13,7 @@ from bot.clock import Clock
 from bot.messages import Outbound
 from bot.metrics import Metrics
 from storage.database import Database
-from storage.outbox import mark_failed, mark_retry, mark_sent_many
+from storage.outbox import mark_failed, mark_retry, mark_sent_many, set_encoding
 from storage.people import set_reachable
 
 RETRY_DELAY = timedelta(seconds=30)
@@ -62,11 +62,14 @@ class OutcomeRecorder:
         sent = [(i.delivery_id, r.external_id) for i, r in items if r.ok]
         mark_sent_many(session, sent, now)
         for item, result in items:
+            if result.ok and result.segments is not None:
+                set_encoding(session, item.delivery_id, result.segments, result.encoding)
             if result.unreachable:
                 set_reachable(session, item.channel, item.address, False)
             if not result.ok and result.retry:
                 error = result.error or "retry"
                 mark_retry(session, item.delivery_id, now, now + RETRY_DELAY, error)
             elif not result.ok:
-                mark_failed(session, item.delivery_id, now, result.error or "failed")
+                status = result.final_status or "failed"
+                mark_failed(session, item.delivery_id, now, result.error or status, status)
             self._metrics.outbound(item.channel, "sent" if result.ok else "failed")

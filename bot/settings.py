@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import time
 from pathlib import Path
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from scheduler.quiet_hours import SendWindow
 
 DEFAULT_DATABASE_URL = "sqlite:///var/mentorbot.sqlite3"
 SUPPORTED_LOCALES = ("en", "es", "hi", "ru")
@@ -35,7 +38,25 @@ class TwilioSettings(BaseModel):
     from_number: str | None = None
     messaging_service_sid: str | None = None
     api_base: str = "https://api.twilio.com"
-    rate_per_second: float = 1.0
+    rate_per_second: float = 1.0  # segments per second, per sender (the number's MPS)
+    # Local send window for proactive texts; SendWindow refuses anything wider than 8-21.
+    send_window_start: time = time(9)
+    send_window_end: time = time(20)
+    timeout_seconds: float = 10.0  # per API call: twilio's async client has none of its own
+    backoff_seconds: float = 1.0  # first wait after a 429; doubles each time, with jitter
+    max_throttle_retries: int = 3
+    reply_validity_seconds: int = Field(default=4 * 3600, ge=1, le=36000)
+    pause_days: int = 14
+    inbox_sweep_seconds: float = 30.0  # re-run inbound a crash left unprocessed
+    parent_link: str | None = None  # the digest's link; default: {public_url}/parents
+
+    @model_validator(mode="after")
+    def _window_is_legal(self) -> TwilioSettings:
+        self.send_window()
+        return self
+
+    def send_window(self) -> SendWindow:
+        return SendWindow(self.send_window_start, self.send_window_end)
 
 
 class ConsentSettings(BaseModel):

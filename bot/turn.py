@@ -15,13 +15,15 @@ from bot.effects import EffectContext, apply_effect
 from bot.engine_types import Handled
 from bot.i18n import Translator
 from bot.links import read_link_token
-from bot.messages import Inbound, Reply
+from bot.messages import Channel, Inbound, Outbound, Reply
 from handlers.commands import find_command
 from handlers.eligibility import EligibilityRule
 from handlers.flow import Flow, PersonView, Step, Turn
+from handlers.optout import compliance_answer
 from handlers.registry import AUTOMATIC, split_target
-from scheduler.policy import SendPolicy, Verdict
+from scheduler.policy import COMPLIANCE_KIND, SendPolicy, Verdict
 from storage import consent as consent_store
+from storage import sms as sms_store
 from storage.claims import reply_facts
 from storage.conversations import ConversationState, load_conversation, save_conversation
 from storage.outbox import add_replies
@@ -37,6 +39,8 @@ from storage.turns import TurnState, load_turn
 from storage.upsert import insert_ignore
 
 _MAX_HOPS = 5
+# A parent resting in the default flows is answered by the parents' flow instead.
+_PARENT_ENTRY_FLOWS = frozenset({"onboarding", "main"})
 
 
 @dataclass(slots=True)
@@ -92,7 +96,13 @@ class TurnRunner:
             self._translator.for_locale(person.locale),
             self._text_version,
         )
+        if inbound.channel == Channel.SMS:
+            answered = self._compliance(ctx)
+            if answered is not None:
+                return Handled(False, answered, person.id)
         progress = _Progress(conversation.flow, conversation.state, dict(conversation.data))
+        if person.role == "parent" and progress.flow in _PARENT_ENTRY_FLOWS:
+            progress.flow, progress.state = "parents", "start"
         self._advance(ctx, progress)
         if not ctx.erased:
             save_conversation(
@@ -113,6 +123,7 @@ class TurnRunner:
             address=inbound.address,
             replies=progress.replies,
             now=now,
+            meta={"locale": ctx.t.locale},
             verdict=self._judge_replies(session, ctx, inbound) if progress.replies else None,
         )
         return Handled(False, outbound, person.id)
@@ -121,6 +132,25 @@ class TurnRunner:
         """The send-time policy, asked in this transaction: the replies go out right after it."""
         facts = reply_facts(session, ctx.person, ctx.consent, inbound.channel, inbound.address)
         return self._policy.verdict(facts, ctx.now)
+
+    def _compliance(self, ctx: EffectContext) -> list[Outbound] | None:
+        """STOP, START, HELP, PAUSE: answered before any flow or command, as compliance."""
+        opted_out = sms_store.is_opted_out(ctx.session, ctx.inbound.address)
+        answer = compliance_answer(ctx.inbound.text, opted_out=opted_out, t=ctx.t)
+        if answer is None:
+            return None
+        for effect in answer.effects:
+            apply_effect(ctx, effect)
+        return add_replies(
+            ctx.session,
+            person_id=ctx.person.id,
+            channel=ctx.inbound.channel,
+            address=ctx.inbound.address,
+            replies=answer.replies,
+            now=ctx.now,
+            kind=COMPLIANCE_KIND,
+            meta={"locale": ctx.t.locale},
+        )
 
     def _load(self, session: Session, inbound: Inbound, now: datetime) -> TurnState:
         """Usually one query; a deep link or a first contact takes a longer way."""

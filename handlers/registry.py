@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from handlers import main, onboarding, privacy, settings
+from handlers import main, onboarding, parents, privacy, settings
 from handlers.flow import Flow
 
 # States that act on the turn that enters them, instead of waiting for the next message.
@@ -12,7 +12,7 @@ AUTOMATIC = frozenset({("onboarding", "start"), ("onboarding", "offer")})
 
 
 def default_flows() -> Mapping[str, Flow]:
-    flows = (onboarding.FLOW, settings.FLOW, main.FLOW, privacy.FLOW)
+    flows = (onboarding.FLOW, settings.FLOW, main.FLOW, privacy.FLOW, parents.FLOW)
     return {flow.name: flow for flow in flows}
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from bot.i18n import Gettext
 from bot.messages import Choice, Reply
 from handlers.copy import COACHING, foreign_number, phone_problem
 from handlers.flow import Effect, Flow, Step, Turn, table
 from handlers.phones import PhoneKind, check_phone, mask
 
+PARENT_UPDATES = "parent_updates"
 LANGUAGES = (("en", "English"), ("es", "Español"), ("hi", "हिन्दी"), ("ru", "Русский"))
 
 TRANSITIONS = table(
@@ -42,12 +44,34 @@ def _menu_prompt(turn: Turn) -> tuple[Reply, ...]:
     ]
     if offered:
         choices.insert(0, Choice("toggle", toggle))
+    if person.role == "student":
+        parents_on = person.has_consent(PARENT_UPDATES)
+        lines.append(t._("Updates to your parents: {status}", status=_on_off(t, parents_on)))
+        label = t._("Stop parent updates") if parents_on else t._("Allow parent updates")
+        choices.insert(len(choices) - 3, Choice("parents", label))
     return (Reply("\n".join(lines), tuple(choices)),)
+
+
+def _on_off(t: Gettext, on: bool) -> str:
+    return t._("on") if on else t._("off")
+
+
+def _toggle_parent_updates(turn: Turn) -> Step:
+    """The student's own permission for progress texts to their linked parents."""
+    t = turn.t
+    if turn.person.has_consent(PARENT_UPDATES):
+        decision, text = "withdrawn", t._("Your parents won't get progress updates.")
+    else:
+        decision, text = "granted", t._("Your linked parents may now get weekly progress updates.")
+    record = Effect("record_consent", {"purpose": PARENT_UPDATES, "decision": decision})
+    return Step("consent_changed", (Reply(text),), (record,))
 
 
 def _menu_step(turn: Turn) -> Step:
     if turn.choice_id == "toggle":
         return _toggle(turn)
+    if turn.choice_id == "parents":
+        return _toggle_parent_updates(turn)
     events = {"phone": "change_phone", "language": "change_language", "done": "done"}
     if turn.choice_id in events:
         done = (Reply(turn.t._("Settings saved.")),) if turn.choice_id == "done" else ()

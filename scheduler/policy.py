@@ -21,6 +21,8 @@ PROACTIVE_KINDS = frozenset({"nudge", "digest", "broadcast", "alert"})
 # Compliance answers (the STOP confirmation, HELP) go even to an opted-out number, once.
 COMPLIANCE_KIND = "compliance"
 MENTOR_HOLD_RECHECK = timedelta(hours=1)
+PARENT_SMS = "parent_sms"  # the parent's own consent purpose
+STUDENT_PARENT_UPDATES = "parent_updates"  # the student's permission to update parents
 
 
 class Decision(StrEnum):
@@ -54,6 +56,8 @@ class DeliveryFacts:
     paused_until: datetime | None = None
     reachable: bool = True
     mentor_holds: bool = False
+    # For a message to a parent about a student: that student's consent (None: unknown).
+    student_consent: Mapping[str, str] | None = None
 
     @property
     def proactive(self) -> bool:
@@ -97,6 +101,15 @@ def _mentor_holds(facts: DeliveryFacts, now: datetime) -> Verdict | None:
     return None
 
 
+def _no_student_permission(facts: DeliveryFacts, now: datetime) -> Verdict | None:
+    """Parent texts need the student's own permission too, not only the parent's consent."""
+    if facts.purpose != PARENT_SMS:
+        return None
+    if (facts.student_consent or {}).get(STUDENT_PARENT_UPDATES) != "granted":
+        return Verdict(Decision.SUPPRESS, "no_student_permission")
+    return None
+
+
 DEFAULT_CHECKS: tuple[Check, ...] = (
     _expired,
     _unreachable,
@@ -104,6 +117,7 @@ DEFAULT_CHECKS: tuple[Check, ...] = (
     _no_consent,
     _paused,
     _mentor_holds,
+    _no_student_permission,
 )
 
 

@@ -114,7 +114,7 @@ def facts_for(session: Session, rows: Iterable[Delivery]) -> dict[int, DeliveryF
     rows = list(rows)
     person_ids = {r.person_id for r in rows if r.person_id is not None}
     people = _people(session, person_ids)
-    consents = _consents(session, person_ids)
+    consents = _consents(session, person_ids | _student_ids(rows))
     phones = {r.address for r in rows if r.channel == "sms"}
     phones |= {p.phone_e164 for p in people.values() if p.phone_e164}
     opt_outs = _opt_outs(session, phones)
@@ -148,7 +148,18 @@ def _facts(
         paused_until=opt.paused_until if opt else None,
         reachable=reachable.get((row.channel, row.address), True),
         mentor_holds=(row.person_id or -1) in human,
+        student_consent=_student_consent(row, consents),
     )
+
+
+def _student_ids(rows: list[Delivery]) -> set[int]:
+    """Students a parent's message is about (`meta["student_id"]`)."""
+    return {int(r.meta["student_id"]) for r in rows if str(r.meta.get("student_id", "")).isdigit()}
+
+
+def _student_consent(row: Delivery, consents: dict[int, dict[str, str]]) -> dict[str, str] | None:
+    student = str(row.meta.get("student_id", ""))
+    return consents.get(int(student), {}) if student.isdigit() else None
 
 
 def _people(session: Session, ids: set[int]) -> dict[int, Person]:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, case, insert, select, update
 from sqlmodel import Session
 
 from bot.messages import Choice, Outbound, Reply
@@ -80,9 +80,13 @@ def add_replies(
     ids = session.connection().execute(_INSERT, rows).scalars().all()
     admitted = status == "sending"
     return [
-        Outbound(int(i), channel, address, reply, person_id, kind, admitted=admitted)
+        Outbound(int(i), channel, address, reply, person_id, kind, dict(meta or {}), admitted)
         for i, reply in zip(ids, replies, strict=True)
     ]
+
+
+# Set by a provider's status callback, which may arrive before we record the send itself.
+_LATER_THAN_SENT = ("delivered", "undelivered", "failed")
 
 
 def _status_for(verdict: Verdict | None, now: datetime) -> tuple[str, datetime, str | None]:
@@ -103,7 +107,8 @@ _MARK_SENT = (
     update(_TABLE)
     .where(_TABLE.c.id == bindparam("delivery_id"))
     .values(
-        status="sent",
+        # A status callback may have moved the row past "sent" before we record the send.
+        status=case((_TABLE.c.status.in_(_LATER_THAN_SENT), _TABLE.c.status), else_="sent"),
         sent_at=bindparam("now"),
         updated_at=bindparam("now"),
         external_id=bindparam("external_id"),
@@ -124,11 +129,12 @@ def mark_sent_many(
 def mark_sent(
     session: Session, delivery_ids: Sequence[int], now: datetime, external_id: str | None = None
 ) -> None:
+    keep = Delivery.status.in_(_LATER_THAN_SENT)  # type: ignore[attr-defined]
     session.execute(
         update(Delivery)
         .where(Delivery.id.in_(delivery_ids))
         .values(  # type: ignore[attr-defined]
-            status="sent",
+            status=case((keep, Delivery.status), else_="sent"),
             sent_at=now,
             updated_at=now,
             external_id=external_id,
@@ -175,4 +181,13 @@ def mark_retry(
             updated_at=now,
             attempts=Delivery.attempts + 1,
         )
+    )
+
+
+def set_encoding(session: Session, delivery_id: int, segments: int, encoding: str | None) -> None:
+    """What the channel actually sent: segments and encoding of the final text (cost, audit)."""
+    session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id)
+        .values(segments=segments, encoding=encoding)
     )

@@ -155,3 +155,41 @@ class LearningEvent(SQLModel, table=True):
     score: float | None = None
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = _utc(nullable=False)
+
+
+class Guardian(SQLModel, table=True):
+    """A parent linked to a student; the parent's digest day is kept per link."""
+
+    __tablename__ = "guardian"
+    __table_args__ = (UniqueConstraint("parent_id", "student_id", name="uq_guardian_pair"),)
+    id: int | None = Field(default=None, primary_key=True)
+    parent_id: int = Field(foreign_key="person.id", index=True)
+    student_id: int = Field(foreign_key="person.id", index=True)
+    digest_weekday: int = 0  # 0 = Monday, in the parent's local time
+    created_at: datetime = _utc(nullable=False)
+
+
+class SmsInbox(SQLModel, table=True):
+    """Inbound SMS stored before the webhook answers, so an accepted message is never lost."""
+
+    __tablename__ = "sms_inbox"
+    id: int | None = Field(default=None, primary_key=True)
+    message_sid: str = Field(unique=True)
+    from_number: str
+    to_number: str
+    body: str = ""
+    received_at: datetime = _utc(nullable=False)
+    processed_at: datetime | None = _utc(nullable=True)
+
+
+class SmsStatusEvent(SQLModel, table=True):
+    """Every status callback once (MessageSid + status): a redelivery is a no-op."""
+
+    __tablename__ = "sms_status_event"
+    __table_args__ = (UniqueConstraint("message_sid", "status", name="uq_sms_status_sid_status"),)
+    id: int | None = Field(default=None, primary_key=True)
+    message_sid: str = Field(index=True)
+    status: str
+    error_code: int | None = None
+    delivery_id: int | None = None
+    received_at: datetime = _utc(nullable=False)

@@ -12,13 +12,20 @@ from bot.messages import Outbound
 
 @dataclass(frozen=True, slots=True)
 class SendResult:
-    """`ok` sent; otherwise `retry` says whether trying again later may work."""
+    """`ok` sent; otherwise `retry` says whether trying again later may work.
+
+    `final_status` replaces "failed" for a refusal that is not a failure ("suppressed": the
+    number opted out; "review": the outcome is unknown and a resend could duplicate it).
+    """
 
     ok: bool
     external_id: str | None = None
     error: str | None = None
     retry: bool = False
     unreachable: bool = False
+    final_status: str | None = None
+    segments: int | None = None
+    encoding: str | None = None
 
 
 class ChannelSender(Protocol):
