@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+import structlog
 from sqlmodel import Session
 
 from bot.channels.base import SendResult
@@ -16,6 +17,7 @@ from storage.database import Database
 from storage.outbox import mark_failed, mark_retry, mark_sent_many, set_encoding
 from storage.people import set_reachable
 
+log = structlog.get_logger("mentorbot.outcomes")
 RETRY_DELAY = timedelta(seconds=30)
 
 
@@ -52,10 +54,25 @@ class OutcomeRecorder:
         self._open = None
         try:
             await self._db.run(lambda s: self._write(s, batch.items), background=True)
-        except Exception as exc:
-            batch.done.set_exception(exc)
+        except Exception:
+            # One bad row must not lose the others' outcomes: write them one by one.
+            log.exception("outcomes.batch_failed", size=len(batch.items))
+            await self._write_singly(batch)
         else:
             batch.done.set_result(None)
+
+    async def _write_singly(self, batch: _Batch) -> None:
+        failure: Exception | None = None
+        for item in batch.items:
+            try:
+                await self._db.run(lambda s, i=item: self._write(s, [i]), background=True)
+            except Exception as exc:
+                failure = exc
+                log.exception("outcomes.write_failed", delivery=item[0].delivery_id)
+        if failure is None:
+            batch.done.set_result(None)
+        else:
+            batch.done.set_exception(failure)
 
     def _write(self, session: Session, items: list[tuple[Outbound, SendResult]]) -> None:
         now = self._clock.now()

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, insert, select, update
+from sqlalchemy import bindparam, case, insert, or_, select, update
 from sqlmodel import Session
 
 from bot.messages import Choice, Outbound, Reply
@@ -108,7 +108,11 @@ _MARK_SENT = (
     .where(_TABLE.c.id == bindparam("delivery_id"))
     .values(
         # A status callback may have moved the row past "sent" before we record the send.
-        status=case((_TABLE.c.status.in_(_LATER_THAN_SENT), _TABLE.c.status), else_="sent"),
+        # (equalities, not IN: an expanding IN cannot be used in an executemany)
+        status=case(
+            (or_(*(_TABLE.c.status == s for s in _LATER_THAN_SENT)), _TABLE.c.status),
+            else_="sent",
+        ),
         sent_at=bindparam("now"),
         updated_at=bindparam("now"),
         external_id=bindparam("external_id"),

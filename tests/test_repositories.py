@@ -9,11 +9,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from bot.messages import Reply
 from bot.text import clean_text
-from storage import consent, conversations, events, people
+from storage import consent, conversations, events, outbox, people
 from storage.database import Database, create_db_engine
 from storage.migrate import upgrade
-from storage.tables import ConsentRecord, Identity, MessageLog
+from storage.tables import ConsentRecord, Delivery, Identity, MessageLog
 from storage.upsert import insert_ignore
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
@@ -177,3 +178,27 @@ def test_text_that_postgresql_would_refuse_is_cleaned_before_storage(db: Databas
     text = clean_text("a\x00b\ud800c")
     row = dict(channel="webchat", external_id="w1", direction="in", text=text, created_at=NOW)
     assert db.run_sync(lambda s: insert_ignore(s, MessageLog.__table__, row)) == 1
+
+
+def test_many_sends_are_recorded_at_once_without_moving_a_row_back(db: Database) -> None:
+    replies = [Reply(f"m{i}") for i in range(4)]
+    ids = [
+        o.delivery_id
+        for o in db.run_sync(
+            lambda s: outbox.add_replies(
+                s, person_id=None, channel="sms", address="+14155552671", replies=replies, now=NOW
+            )
+        )
+    ]
+    # A status callback got there first for one of them.
+    db.run_sync(lambda s: outbox.mark_failed(s, ids[1], NOW, "30006", "undelivered"))
+    db.run_sync(lambda s: outbox.mark_sent_many(s, [(i, f"SM{i}") for i in ids], NOW))
+    rows = db.run_sync(
+        lambda s: {d.id: (d.status, d.external_id) for d in s.execute(select(Delivery)).scalars()}
+    )
+    assert rows == {
+        ids[0]: ("sent", f"SM{ids[0]}"),
+        ids[1]: ("undelivered", f"SM{ids[1]}"),
+        ids[2]: ("sent", f"SM{ids[2]}"),
+        ids[3]: ("sent", f"SM{ids[3]}"),
+    }
