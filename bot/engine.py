@@ -11,9 +11,9 @@ from sqlmodel import Session
 
 from bot.clock import Clock
 from bot.engine_types import Handled
-from bot.i18n import Translator
+from bot.i18n import Gettext, Translator
 from bot.locks import KeyedLocks
-from bot.messages import Inbound, Outbound
+from bot.messages import Inbound, Outbound, Reply
 from bot.metrics import Metrics
 from bot.text import clean_text
 from bot.turn import TurnRunner
@@ -74,8 +74,25 @@ class Engine:
                 return await self._db.run(lambda s: self._apologise(s, inbound))
         return await self._db.run(lambda s: self._apologise(s, inbound))
 
+    async def answer_outside_flows(
+        self, inbound: Inbound, reply: Callable[[Gettext], Reply], logged_text: str | None = None
+    ) -> Handled:
+        """Log an inbound message and answer it without running a flow (a notice, an apology);
+        a redelivered message is recognised as a duplicate, like any turn."""
+        async with self._locks.hold((inbound.channel, inbound.address)):
+            return await self._db.run(lambda s: self._answer(s, inbound, reply, logged_text))
+
     def _apologise(self, session: Session, inbound: Inbound) -> Handled:
-        """Log the message and answer with an apology; the conversation state is untouched."""
+        """The conversation state is untouched: only the message and the apology are stored."""
+        return self._answer(session, inbound, apology, None)
+
+    def _answer(
+        self,
+        session: Session,
+        inbound: Inbound,
+        reply: Callable[[Gettext], Reply],
+        logged_text: str | None,
+    ) -> Handled:
         now = self._clock.now()
         person = person_by_identity(session, inbound.channel, inbound.address)
         person_id = person.id if person else None
@@ -84,7 +101,7 @@ class Engine:
             external_id=inbound.external_id,
             person_id=person_id,
             direction="in",
-            text=inbound.text,
+            text=logged_text or inbound.text,
             created_at=now,
         )
         if not insert_ignore(session, MessageLog.__table__, row):
@@ -95,7 +112,7 @@ class Engine:
             person_id=person_id,
             channel=inbound.channel,
             address=inbound.address,
-            replies=[apology(t)],
+            replies=[reply(t)],
             now=now,
         )
         return Handled(False, outbound, person_id)

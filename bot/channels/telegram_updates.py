@@ -16,16 +16,11 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import Update
 from pydantic import ValidationError
-from sqlmodel import Session
 
 from bot.channels.telegram_inbound import Ignore, Notice, Notify, Turn, classify
 from bot.i18n import Gettext
 from bot.locks import KeyedLocks
-from bot.messages import Inbound, Outbound, Reply
-from storage.outbox import add_replies
-from storage.people import person_by_identity
-from storage.tables import MessageLog
-from storage.upsert import insert_ignore
+from bot.messages import Outbound, Reply
 
 log = structlog.get_logger("mentorbot.telegram.updates")
 
@@ -75,10 +70,11 @@ class UpdateProcessor:
             handled = await self._runtime.engine.handle(action.inbound)
             self._deliver_later(handled.outbound)
         elif isinstance(action, Notify):
-            outbound = await self._runtime.db.run(
-                lambda s: self._record_notice(s, action.inbound, action.notice)
+            notice = action.notice
+            handled = await self._runtime.engine.answer_outside_flows(
+                action.inbound, lambda t: Reply(notice_text(notice, t)), f"[{notice.value}]"
             )
-            self._deliver_later(outbound)
+            self._deliver_later(handled.outbound)
         elif isinstance(action, Ignore):
             log.debug("telegram.update_ignored", update_id=update.update_id, reason=action.reason)
 
@@ -111,29 +107,3 @@ class UpdateProcessor:
                 await self._runtime.dispatcher.deliver(outbound)
         except Exception:  # the rows stay pending; drain() retries them
             log.exception("telegram.deliver_failed", deliveries=[o.delivery_id for o in outbound])
-
-    def _record_notice(self, session: Session, inbound: Inbound, notice: Notice) -> list[Outbound]:
-        """Log the message (dedupe by update id) and queue the notice, like a turn would."""
-        now = self._runtime.clock.now()
-        person = person_by_identity(session, inbound.channel, inbound.address)
-        person_id = person.id if person else None
-        row = dict(
-            channel=inbound.channel,
-            external_id=inbound.external_id,
-            person_id=person_id,
-            direction="in",
-            text=f"[{notice.value}]",
-            created_at=now,
-        )
-        if not insert_ignore(session, MessageLog.__table__, row):
-            return []
-        t = self._runtime.translator.for_locale(person.locale if person else inbound.locale_hint)
-        reply = Reply(notice_text(notice, t))
-        return add_replies(
-            session,
-            person_id=person_id,
-            channel=inbound.channel,
-            address=inbound.address,
-            replies=[reply],
-            now=now,
-        )
