@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import timedelta
 
 import structlog
@@ -29,6 +30,8 @@ from storage.tables import Delivery
 log = structlog.get_logger("mentorbot.dispatch")
 _RETRY_DELAY = timedelta(seconds=30)
 _PARALLEL_RECIPIENTS = 64
+# Channels whose acceptance is the delivery (no later receipt): the lifecycle's "delivered".
+ACCEPTED_IS_DELIVERED = frozenset({"telegram", "webchat", "console"})
 
 
 class Dispatcher:
@@ -85,12 +88,19 @@ class Dispatcher:
     def _judge(self, session: Session, rows: Sequence[Delivery]) -> set[int]:
         """Apply the policy: returns the ids that may go now; holds and suppressions are saved."""
         now = self._clock.now()
-        facts = claims.facts_for(session, rows)
+        facts = claims.facts_for(session, rows, now)
         allowed: set[int] = set()
-        for row in rows:
-            verdict = self.policy.verdict(facts[row.id or 0], now)
+        sent_now: dict[int, int] = {}  # nudges allowed in this batch count toward the cap
+        for row in sorted(rows, key=_judging_order):
+            fact = facts[row.id or 0]
+            if row.kind == "nudge" and row.person_id is not None:
+                extra = sent_now.get(row.person_id, 0)
+                fact = replace(fact, nudges_today=fact.nudges_today + extra)
+            verdict = self.policy.verdict(fact, now)
             if verdict.decision is Decision.SEND:
                 allowed.add(row.id or 0)
+                if row.kind == "nudge" and row.person_id is not None and not fact.cap_exempt:
+                    sent_now[row.person_id] = sent_now.get(row.person_id, 0) + 1
             elif verdict.decision is Decision.HOLD:
                 claims.hold(session, row.id or 0, now, verdict.until, verdict.reason)
             else:
@@ -126,13 +136,21 @@ class Dispatcher:
         if result.unreachable:
             set_reachable(session, item.channel, item.address, False)
         if result.ok:
-            mark_sent(session, [item.delivery_id], now, result.external_id)
+            delivered = item.channel in ACCEPTED_IS_DELIVERED
+            mark_sent(session, [item.delivery_id], now, result.external_id, delivered=delivered)
         elif result.retry:
             later = now + _RETRY_DELAY
             mark_retry(session, item.delivery_id, now, later, result.error or "retry")
         else:
             mark_failed(session, item.delivery_id, now, result.error or "failed")
         self._metrics.outbound(item.channel, "sent" if result.ok else "failed")
+
+
+def _judging_order(row: Delivery) -> tuple[int, int]:
+    """Replies first, then nudges by campaign priority: under a cap the higher one wins."""
+    if row.kind != "nudge":
+        return (-1_000, row.id or 0)
+    return (-int(row.meta.get("priority", 0)), row.id or 0)
 
 
 def _rows(session: Session, ids: set[int]) -> list[Delivery]:

@@ -56,6 +56,7 @@ def holdout_bucket_sql(person_column: str, salt: int) -> str:
     if not 0 <= salt <= SALT_MASK:
         raise ValueError(f"salt must be a 31-bit non-negative integer, got {salt}")
     return (
-        f"((({person_column}) * {salt | 1} + {salt}) % {HOLDOUT_MODULUS})"
+        # BIGINT: PostgreSQL multiplies two `integer`s in 32 bits and would overflow.
+        f"((CAST({person_column} AS BIGINT) * {salt | 1} + {salt}) % {HOLDOUT_MODULUS})"
         f" % {HOLDOUT_BUCKETS}"
     )

@@ -77,7 +77,12 @@ def add_replies(
 
 
 def mark_sent(
-    session: Session, delivery_ids: Sequence[int], now: datetime, external_id: str | None = None
+    session: Session,
+    delivery_ids: Sequence[int],
+    now: datetime,
+    external_id: str | None = None,
+    *,
+    delivered: bool = False,
 ) -> None:
     session.execute(
         update(Delivery)
@@ -88,6 +93,7 @@ def mark_sent(
             updated_at=now,
             external_id=external_id,
             attempts=Delivery.attempts + 1,
+            delivered_at=now if delivered else None,
         )
     )
 
