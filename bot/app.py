@@ -16,11 +16,16 @@ from bot.dispatch import Dispatcher
 from bot.engine import Engine
 from bot.i18n import Translator
 from bot.metrics import Metrics
+from bot.nudge_api import nudge_routes
 from bot.settings import SUPPORTED_LOCALES, Settings
 from bot.turn import TurnRunner
 from handlers.eligibility import EligibilityRule
 from handlers.registry import default_flows
+from scheduler.campaigns import load_campaigns
+from scheduler.planner import NudgeConfig, Planner
+from scheduler.policy import SendPolicy
 from scheduler.runner import Ticker
+from scheduler.service import NudgeService
 from storage.database import Database, create_db_engine
 from storage.demo import is_empty, seed_demo
 from storage.migrate import upgrade
@@ -44,6 +49,7 @@ class Runtime:
     routers: list[APIRouter] = field(default_factory=list)
     services: list[Service] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
+    nudges: NudgeService | None = None
 
     def channel_status(self) -> dict[str, bool]:
         active = set(self.dispatcher.channels)
@@ -88,6 +94,7 @@ def build_runtime(
     senders: dict[str, ChannelSender] | None = None,
 ) -> Runtime:
     clock = clock or SystemClock()
+    campaigns = load_campaigns(settings.nudges.campaigns_file)  # fail fast, every problem listed
     db = prepare_database(settings, clock)
     translator = Translator(settings.locales_dir, SUPPORTED_LOCALES, settings.default_locale)
     metrics = Metrics()
@@ -107,14 +114,30 @@ def build_runtime(
         link_secret.get_secret_value() if link_secret else None,
     )
     engine = Engine(db, runner, translator, clock, metrics)
-    dispatcher = Dispatcher(db, dict(senders or {}), clock, metrics)
-    ticker = Ticker(dispatcher, settings.scheduler)
+    policy = SendPolicy(
+        fallback_zone=settings.default_time_zone, daily_nudge_cap=settings.nudges.daily_cap
+    )
+    dispatcher = Dispatcher(db, dict(senders or {}), clock, metrics, policy)
+    planner = Planner(campaigns, translator, nudge_config(settings), lambda: dispatcher.channels)
+    nudges = NudgeService(db, clock, planner)
+    ticker = Ticker(dispatcher, settings.scheduler, nudges, settings.nudges)
     demo_chat = settings.uses_default_database and settings.environment != "production"
     runtime = Runtime(
         settings, clock, db, translator, metrics, engine, dispatcher, ticker, demo_chat
     )
+    runtime.nudges = nudges
     attach_channels(runtime)
+    runtime.routers.append(nudge_routes(runtime))
     return runtime
+
+
+def nudge_config(settings: Settings) -> NudgeConfig:
+    return NudgeConfig(
+        fallback_zone=settings.default_time_zone,
+        public_url=settings.public_url,
+        link_secret=settings.nudges.link_secret.get_secret_value(),
+        link_base=settings.nudges.link_base,
+    )
 
 
 def attach_channels(runtime: Runtime) -> None:

@@ -22,6 +22,7 @@ from handlers.flow import Flow, PersonView, Step, Turn
 from handlers.registry import AUTOMATIC, split_target
 from storage import consent as consent_store
 from storage.conversations import load_conversation, save_conversation
+from storage.lifecycle import mark_replied
 from storage.outbox import add_replies
 from storage.people import create_person, move_identity, person_by_identity, person_by_lms_id
 from storage.tables import MessageLog, Person
@@ -68,6 +69,7 @@ class TurnRunner:
         )
         if not insert_ignore(session, MessageLog.__table__, log_row):
             return Handled(duplicate=True, person_id=person.id)
+        mark_replied(session, person.id or 0, now)  # a reply engages recent nudges
         conversation = load_conversation(session, person.id or 0, now)
         ctx = EffectContext(
             session,
