@@ -8,6 +8,7 @@ import sys
 import typer
 from rich.console import Console
 
+from bot.cli_nudges import import_app, nudges_app
 from bot.settings import Settings
 
 cli = typer.Typer(
@@ -16,6 +17,8 @@ cli = typer.Typer(
     add_completion=False,
 )
 console = Console(stderr=True)
+cli.add_typer(import_app, name="import")
+cli.add_typer(nudges_app, name="nudges")
 
 
 @cli.command()
