@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
@@ -39,9 +40,9 @@ def render_planned(session: Session, planner: Planner, now: datetime, limit: int
     person_ids = {r.person_id for r in rows}
     people = store.people_for(session, person_ids)
     anchors = store.anchors_for(session, (r.anchor_event_id for r in rows))
-    activity = store.activity_since(session, person_ids, now - ACTIVITY_LOOKBACK)
-    seen = store.last_seen(session, person_ids)
-    peers = store.peer_counts(session, _peer_keys(rows, people, anchors))
+    activity = store.activity_since(session, person_ids, now - ACTIVITY_LOOKBACK, now)
+    seen = store.last_seen(session, person_ids, now)
+    peers = store.peer_counts(session, _peer_keys(rows, people, anchors), now)
     updates = []
     for row in rows:
         campaign = planner.by_id.get(row.campaign_id)
@@ -76,7 +77,7 @@ def _facts(planner: Planner, campaign: Campaign, row: store.PlannedRow, person: 
     peer = None
     if anchor and anchor.ref and person.cohort:
         peer = peers.get((person.cohort, anchor.ref, anchor.type))
-    today = fire.astimezone(_zone(zone)).date()
+    today = fire.astimezone(ZoneInfo(zone)).date()
     return NudgeFacts(
         scenario=campaign.scenario, segment=row.segment, zone=zone,
         name=(person.display_name or "").split(" ")[0],
@@ -117,12 +118,6 @@ def _update(delivery_id: int, now: datetime, status: str, due: datetime,
             text: str = "") -> dict[str, Any]:
     return {"b_id": delivery_id, "b_status": status, "b_text": text, "b_due": due,
             "b_expires": expires, "b_meta": meta, "b_error": error, "b_now": now}
-
-
-def _zone(name: str) -> Any:
-    from zoneinfo import ZoneInfo
-
-    return ZoneInfo(name)
 
 
 def _parse_time(value: object) -> datetime | None:

@@ -9,6 +9,7 @@ All statements are set-based and bounded in time; no datetime arithmetic runs in
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,7 +33,7 @@ def mark_clicked(session: Session, delivery_id: int, now: datetime) -> str | Non
         return None
     session.execute(sql("""UPDATE delivery SET engaged_at = :now, updated_at = :now
         WHERE id = :id AND engaged_at IS NULL""", {"id": delivery_id, "now": now}))
-    meta = row[0] if isinstance(row[0], dict) else {}
+    meta = json.loads(row[0]) if isinstance(row[0], str) else row[0] or {}
     return str(meta.get("target") or "") or None
 
 

@@ -53,13 +53,13 @@ def anchors_for(session: Session, ids: Iterable[int | None]) -> dict[int, Learni
     return {e.id or 0: e for e in session.execute(query).scalars()}
 
 
-def activity_since(session: Session, person_ids: Iterable[int],
-                   since: datetime) -> dict[int, list[datetime]]:
-    """Activity times per person since `since`, oldest first (active hours, streaks)."""
+def activity_since(session: Session, person_ids: Iterable[int], since: datetime,
+                   until: datetime) -> dict[int, list[datetime]]:
+    """Activity times per person in (since, until], oldest first (active hours, streaks)."""
     query = (select(LearningEvent.person_id, LearningEvent.occurred_at)
              .where(LearningEvent.person_id.in_(set(person_ids)),  # type: ignore[attr-defined]
                     LearningEvent.type.in_(sorted(ACTIVITY_EVENTS)),  # type: ignore[attr-defined]
-                    LearningEvent.occurred_at > since)
+                    LearningEvent.occurred_at > since, LearningEvent.occurred_at <= until)
              .order_by(LearningEvent.person_id, LearningEvent.occurred_at))
     found: dict[int, list[datetime]] = defaultdict(list)
     for person_id, at in session.execute(query):
@@ -67,16 +67,18 @@ def activity_since(session: Session, person_ids: Iterable[int],
     return found
 
 
-def last_seen(session: Session, person_ids: Iterable[int]) -> dict[int, datetime]:
+def last_seen(session: Session, person_ids: Iterable[int],
+              until: datetime) -> dict[int, datetime]:
     query = (select(LearningEvent.person_id, func.max(LearningEvent.occurred_at))
              .where(LearningEvent.person_id.in_(set(person_ids)),  # type: ignore[attr-defined]
-                    LearningEvent.type.in_(sorted(ACTIVITY_EVENTS)))  # type: ignore[attr-defined]
+                    LearningEvent.type.in_(sorted(ACTIVITY_EVENTS)),  # type: ignore[attr-defined]
+                    LearningEvent.occurred_at <= until)
              .group_by(LearningEvent.person_id))
     return {pid: at for pid, at in session.execute(query)}
 
 
-def peer_counts(session: Session,
-                wanted: set[tuple[str, str, str]]) -> dict[tuple[str, str, str], tuple[int, int]]:
+def peer_counts(session: Session, wanted: set[tuple[str, str, str]],
+                until: datetime) -> dict[tuple[str, str, str], tuple[int, int]]:
     """(cohort, ref, anchor type) -> (classmates done, classmates given it), excluding self."""
     if not wanted:
         return {}
@@ -86,7 +88,8 @@ def peer_counts(session: Session,
              .join(Person, Person.id == LearningEvent.person_id)
              .where(LearningEvent.ref.in_({r for _c, r, _t in wanted}),  # type: ignore[union-attr]
                     LearningEvent.type.in_(types),  # type: ignore[attr-defined]
-                    Person.cohort.in_({c for c, _r, _t in wanted}))  # type: ignore[union-attr]
+                    Person.cohort.in_({c for c, _r, _t in wanted}),  # type: ignore[union-attr]
+                    LearningEvent.occurred_at <= until)
              .group_by(Person.cohort, LearningEvent.ref, LearningEvent.type))
     counts = {(c, r, t): n for c, r, t, n in session.execute(query)}
     return {(c, r, t): (counts.get((c, r, PEER_DONE[t]), 0), counts.get((c, r, t), 0) - 1)

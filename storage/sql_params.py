@@ -7,6 +7,7 @@ tuples become expanding `IN (...)` parameters.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -17,9 +18,11 @@ from storage.types import UTCDateTime
 
 
 def sql(statement: str, params: Mapping[str, Any]) -> TextClause:
-    """`text(statement)` with every parameter bound by its Python type."""
+    """`text(statement)` with every parameter it uses bound by its Python type."""
     binds = []
     for name, value in params.items():
+        if not re.search(rf":{name}\b", statement):
+            continue  # shared parameter dicts may hold more than one statement needs
         if isinstance(value, datetime):
             binds.append(bindparam(name, value, type_=UTCDateTime()))
         elif isinstance(value, list | tuple | frozenset | set):
