@@ -70,7 +70,8 @@ async def test_cascade_only_without_engagement_then_conversion(world: World) -> 
     assert answer.status_code == 302
     utm = parse_qs(urlsplit(answer.headers["location"]).query)
     assert utm["utm_source"] == ["telegram"] and utm["utm_medium"] == ["mentorbot"]
-    assert utm["utm_campaign"] == ["missed_20261124"] and utm["utm_content"] == ["class_missed.regular"]
+    assert utm["utm_campaign"] == ["missed_20261124"]
+    assert utm["utm_content"] == ["class_missed.regular"]
     assert utm["utm_term"] == ["regular.middle"]
     assert client.get("/l/forged-token", follow_redirects=False).status_code == 404
     clock.advance(timedelta(hours=25))
@@ -94,7 +95,7 @@ async def test_blocked_telegram_falls_back_to_sms_at_once(world: World) -> None:
 
 
 async def test_a_reply_counts_as_engagement(world: World) -> None:
-    runtime, clock, tg, sms = world
+    runtime, clock, _tg, sms = world
     from bot.messages import Inbound
 
     student = add_student(runtime, "Di", channels=("telegram", "sms"))

@@ -26,6 +26,7 @@ from tests.nudge_world import Student, add_event, add_student, deliveries
 START = datetime(2026, 11, 2, 5, 0, tzinfo=UTC)  # a Monday, midnight in New York
 DAYS = 30
 TICK = timedelta(hours=3)
+Month = tuple[Runtime, dict[str, Student]]
 
 
 def local(moment: datetime, zone: str) -> datetime:
@@ -34,7 +35,8 @@ def local(moment: datetime, zone: str) -> datetime:
 
 def at_local(day: int, hour: int, zone: str) -> datetime:
     start = START.astimezone(ZoneInfo(zone)).date() + timedelta(days=day)
-    return datetime(start.year, start.month, start.day, hour, tzinfo=ZoneInfo(zone)).astimezone(UTC)
+    moment = datetime(start.year, start.month, start.day, hour, tzinfo=ZoneInfo(zone))
+    return moment.astimezone(UTC)
 
 
 def history(runtime: Runtime, s: Student, attends_until: int, tests: bool = True) -> None:
@@ -55,7 +57,7 @@ def history(runtime: Runtime, s: Student, attends_until: int, tests: bool = True
 
 
 @pytest.fixture(scope="module")
-def month(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Runtime, dict[str, Student]]]:
+def month(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Month]:
     url = f"sqlite:///{tmp_path_factory.mktemp('month')}/m.sqlite3"
     clock = FakeClock(START)
     senders = {"telegram": RecordingSender("telegram"), "sms": RecordingSender("sms")}
@@ -72,7 +74,8 @@ def month(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Runtime, d
     history(runtime, cohort["ana"], attends_until=DAYS)
     history(runtime, cohort["boris"], attends_until=3)  # stops coming after day 3
     history(runtime, cohort["chitra"], attends_until=DAYS)
-    add_event(runtime, cohort["chitra"], "test_started", at_local(2, 18, "Asia/Kolkata"), ref="t1")
+    chitra = cohort["chitra"]
+    add_event(runtime, chitra, "test_started", at_local(2, 18, chitra.zone), ref="t1")
     add_event(runtime, cohort["chitra"], "test_completed", at_local(9, 19, "Asia/Kolkata"),
               ref="t1", score=72)
     history(runtime, cohort["diego"], attends_until=DAYS)
@@ -96,14 +99,14 @@ def sent(runtime: Runtime, student: Student) -> list[Delivery]:
     return [d for d in deliveries(runtime, student.id) if d.status == "sent"]
 
 
-def test_nothing_goes_out_in_quiet_hours(month: tuple[Runtime, dict[str, Student]]) -> None:
+def test_nothing_goes_out_in_quiet_hours(month: Month) -> None:
     runtime, cohort = month
     for student in cohort.values():
         for row in sent(runtime, student):
             assert 9 <= local(row.sent_at, student.zone).hour < 20, (student.name, row.sent_at)
 
 
-def test_at_most_two_capped_nudges_per_local_day(month: tuple[Runtime, dict[str, Student]]) -> None:
+def test_at_most_two_capped_nudges_per_local_day(month: Month) -> None:
     runtime, cohort = month
     for student in cohort.values():
         capped = [r for r in sent(runtime, student)
@@ -112,7 +115,7 @@ def test_at_most_two_capped_nudges_per_local_day(month: tuple[Runtime, dict[str,
         assert max(per_day.values(), default=0) <= 2, (student.name, per_day)
 
 
-def test_the_right_persona_words(month: tuple[Runtime, dict[str, Student]]) -> None:
+def test_the_right_persona_words(month: Month) -> None:
     runtime, cohort = month
     boris = {r.meta["template"] for r in sent(runtime, cohort["boris"])}
     assert boris & {"class_missed.slipping", "class_missed.lapsed"}
@@ -123,12 +126,12 @@ def test_the_right_persona_words(month: tuple[Runtime, dict[str, Student]]) -> N
     assert "class_missed_lapsed" not in ana and "reengage_lapsed" not in ana
 
 
-def test_no_consent_no_nudges(month: tuple[Runtime, dict[str, Student]]) -> None:
+def test_no_consent_no_nudges(month: Month) -> None:
     runtime, cohort = month
     assert deliveries(runtime, cohort["eve"].id) == []
 
 
-def test_repeats_stop_once_the_test_is_completed(month: tuple[Runtime, dict[str, Student]]) -> None:
+def test_repeats_stop_once_the_test_is_completed(month: Month) -> None:
     runtime, cohort = month
     chitra = [r for r in deliveries(runtime, cohort["chitra"].id)
               if r.campaign_id == "test_abandoned"]
@@ -141,28 +144,30 @@ def test_repeats_stop_once_the_test_is_completed(month: tuple[Runtime, dict[str,
 
 
 def test_holdout_members_get_nothing_from_that_campaign(
-        month: tuple[Runtime, dict[str, Student]]) -> None:
+        month: Month) -> None:
     runtime, cohort = month
     for student in cohort.values():
         for row in deliveries(runtime, student.id):
-            campaign = runtime.nudges.planner.by_id[row.campaign_id or ""]  # type: ignore[union-attr]
+            planner = runtime.nudges.planner  # type: ignore[union-attr]
+            campaign = planner.by_id[row.campaign_id or ""]
             held = in_holdout(student.id, campaign.id, campaign.holdout)
             assert (row.status == "holdout") == held, (student.name, row.campaign_id)
 
 
-def test_planning_again_creates_no_duplicates(month: tuple[Runtime, dict[str, Student]]) -> None:
+def test_planning_again_creates_no_duplicates(month: Month) -> None:
     runtime, _cohort = month
     rows = deliveries(runtime)
     keys = [r.dedupe_key for r in rows]
     assert len(keys) == len(set(keys))
     topics = [r.topic_key for r in rows if r.topic_key]
     assert len(topics) == len(set(topics))
-    report = runtime.db.run_sync(lambda s: runtime.nudges.planner.plan(s, runtime.clock.now()))  # type: ignore[union-attr]
+    planner = runtime.nudges.planner  # type: ignore[union-attr]
+    report = runtime.db.run_sync(lambda s: planner.plan(s, runtime.clock.now()))
     assert report.total == 0
 
 
 def test_sms_follow_ups_only_after_a_day_without_engagement(
-        month: tuple[Runtime, dict[str, Student]]) -> None:
+        month: Month) -> None:
     runtime, cohort = month
     rows = {r.id: r for r in deliveries(runtime, cohort["boris"].id)}
     follow_ups = [r for r in rows.values() if r.parent_id is not None and r.status == "sent"]
