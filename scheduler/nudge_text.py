@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_skeleton
@@ -69,7 +70,13 @@ def nudge_text(template: Template, params: Mapping[str, object], t: Gettext) -> 
 
 
 def _local_day(moment: datetime, zone: str, locale: str) -> str:
-    return format_skeleton("MMMEd", moment.astimezone(ZoneInfo(zone)), locale=locale)
+    return _day_label(moment.astimezone(ZoneInfo(zone)).date(), locale)
+
+
+@lru_cache(maxsize=4096)
+def _day_label(day: date, locale: str) -> str:
+    """"Thu, Dec 3" in the person's language (Babel is slow: one call per day and locale)."""
+    return format_skeleton("MMMEd", day, locale=locale)
 
 
 def within_active_hours(fire_at: datetime, expires_at: datetime, zone: str,

@@ -34,7 +34,7 @@ from storage.plan_sql import (
 from storage.tables import Person
 
 PLANNER_LOCK = 0x6E75646765  # "nudge": one planner at a time on PostgreSQL
-RENDER_BATCH = 2_000
+RENDER_BATCH = 5_000
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 

@@ -25,7 +25,6 @@ from scheduler.nudge_text import (
 from scheduler.personas import Event, active_hours
 from scheduler.tracking import make_link_token, tracked_url, utm_target
 from storage import plan_render as store
-from storage.tables import LearningEvent, Person
 
 if TYPE_CHECKING:
     from scheduler.planner import Planner
@@ -57,8 +56,8 @@ def render_planned(session: Session, planner: Planner, now: datetime, limit: int
     return len(rows)
 
 
-def _peer_keys(rows: list[store.PlannedRow], people: dict[int, Person],
-               anchors: dict[int, LearningEvent]) -> set[tuple[str, str, str]]:
+def _peer_keys(rows: list[store.PlannedRow], people: dict[int, Any],
+               anchors: dict[int, Any]) -> set[tuple[str, str, str]]:
     keys = set()
     for row in rows:
         anchor, cohort = anchors.get(row.anchor_event_id or -1), people[row.person_id].cohort
@@ -67,8 +66,8 @@ def _peer_keys(rows: list[store.PlannedRow], people: dict[int, Person],
     return keys
 
 
-def _facts(planner: Planner, campaign: Campaign, row: store.PlannedRow, person: Person,
-           anchor: LearningEvent | None, activity: dict[int, list[datetime]],
+def _facts(planner: Planner, campaign: Campaign, row: store.PlannedRow, person: Any,
+           anchor: Any, activity: dict[int, list[datetime]],
            seen: dict[int, datetime], peers: dict[tuple[str, str, str], tuple[int, int]],
            ) -> NudgeFacts:
     zone = person.time_zone or planner.config.fallback_zone
@@ -90,7 +89,7 @@ def _facts(planner: Planner, campaign: Campaign, row: store.PlannedRow, person: 
         streak=streak_days(activity.get(row.person_id, []), zone, today), peers=peer)
 
 
-def _rendered(planner: Planner, campaign: Campaign, row: store.PlannedRow, person: Person,
+def _rendered(planner: Planner, campaign: Campaign, row: store.PlannedRow, person: Any,
               facts: NudgeFacts, activity: dict[int, list[datetime]],
               now: datetime) -> dict[str, Any]:
     expires = facts.fire_at + campaign.expires_after

@@ -10,9 +10,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+import re
+from functools import lru_cache
+from urllib.parse import SplitResult, parse_qsl, quote_plus, urlencode, urlsplit, urlunsplit
 
 _SIG_BYTES = 10
+_PLAIN = re.compile(r"[A-Za-z0-9_.\-]*")
 
 
 def _b64(raw: bytes) -> str:
@@ -50,9 +53,21 @@ def tracked_url(public_url: str, token: str) -> str:
 def utm_target(base: str, *, channel: str, campaign: str, day: str, template: str,
                segment: str) -> str:
     """The destination with UTM parameters added (existing query parameters are kept)."""
+    parts = _split(base)
+    utm = "&".join(f"{k}={_quote(v)}" for k, v in (
+        ("utm_source", channel), ("utm_medium", "mentorbot"),
+        ("utm_campaign", f"{campaign}_{day}"), ("utm_content", template), ("utm_term", segment)))
+    query = f"{parts.query}&{utm}" if parts.query else utm
+    return urlunsplit(parts._replace(query=query))
+
+
+@lru_cache(maxsize=64)
+def _split(base: str) -> SplitResult:
+    """The base URL with any UTM parameters of its own removed (they would be ambiguous)."""
     parts = urlsplit(base)
-    query = [(k, v) for k, v in parse_qsl(parts.query) if not k.startswith("utm_")]
-    query += [("utm_source", channel), ("utm_medium", "mentorbot"),
-              ("utm_campaign", f"{campaign}_{day}"), ("utm_content", template),
-              ("utm_term", segment)]
-    return urlunsplit(parts._replace(query=urlencode(query)))
+    kept = [(k, v) for k, v in parse_qsl(parts.query) if not k.startswith("utm_")]
+    return parts._replace(query=urlencode(kept))
+
+
+def _quote(value: str) -> str:
+    return value if _PLAIN.fullmatch(value) else quote_plus(value)

@@ -40,17 +40,21 @@ def claim_planned(session: Session, limit: int) -> list[PlannedRow]:
     return [PlannedRow(*row) for row in session.execute(query).all()]
 
 
-def people_for(session: Session, ids: Iterable[int]) -> dict[int, Person]:
-    found = session.execute(select(Person).where(Person.id.in_(set(ids)))).scalars()  # type: ignore[union-attr]
-    return {p.id or 0: p for p in found}
+def people_for(session: Session, ids: Iterable[int]) -> dict[int, Any]:
+    """Rows (not ORM objects: a batch is thousands) with the person's rendering fields."""
+    query = select(Person.id, Person.display_name, Person.locale, Person.time_zone,
+                   Person.program, Person.cohort).where(Person.id.in_(set(ids)))  # type: ignore[union-attr]
+    return {row.id: row for row in session.execute(query)}
 
 
-def anchors_for(session: Session, ids: Iterable[int | None]) -> dict[int, LearningEvent]:
+def anchors_for(session: Session, ids: Iterable[int | None]) -> dict[int, Any]:
     wanted = {i for i in ids if i is not None}
     if not wanted:
         return {}
-    query = select(LearningEvent).where(LearningEvent.id.in_(wanted))  # type: ignore[union-attr]
-    return {e.id or 0: e for e in session.execute(query).scalars()}
+    query = select(LearningEvent.id, LearningEvent.type, LearningEvent.occurred_at,
+                   LearningEvent.ref, LearningEvent.score, LearningEvent.payload).where(
+        LearningEvent.id.in_(wanted))  # type: ignore[union-attr]
+    return {row.id: row for row in session.execute(query)}
 
 
 def activity_since(session: Session, person_ids: Iterable[int], since: datetime,
@@ -79,7 +83,10 @@ def last_seen(session: Session, person_ids: Iterable[int],
 
 def peer_counts(session: Session, wanted: set[tuple[str, str, str]],
                 until: datetime) -> dict[tuple[str, str, str], tuple[int, int]]:
-    """(cohort, ref, anchor type) -> (classmates done, classmates given it), excluding self."""
+    """(cohort, ref, anchor type) -> (classmates done, classmates given it), excluding self.
+
+    No cohort filter in SQL: SQLite would then scan people by cohort instead of using the
+    event index on ref; the few other cohorts sharing a ref are dropped here."""
     if not wanted:
         return {}
     types = {t for _c, _r, t in wanted} | {PEER_DONE[t] for _c, _r, t in wanted}
@@ -88,7 +95,6 @@ def peer_counts(session: Session, wanted: set[tuple[str, str, str]],
              .join(Person, Person.id == LearningEvent.person_id)
              .where(LearningEvent.ref.in_({r for _c, r, _t in wanted}),  # type: ignore[union-attr]
                     LearningEvent.type.in_(types),  # type: ignore[attr-defined]
-                    Person.cohort.in_({c for c, _r, _t in wanted}),  # type: ignore[union-attr]
                     LearningEvent.occurred_at <= until)
              .group_by(Person.cohort, LearningEvent.ref, LearningEvent.type))
     counts = {(c, r, t): n for c, r, t, n in session.execute(query)}
