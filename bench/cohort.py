@@ -51,7 +51,10 @@ def event_rows(students: int, now: datetime, stamp: Stamp,
             yield (f"e{serial}", pid, kind, stamp(at), ref, score, "{}", stamp(at))
 
 
-def _history(pid: int, rng: random.Random) -> Iterator[tuple[str, float, str | None, float | None]]:
+History = Iterator[tuple[str, float, str | None, float | None]]
+
+
+def _history(pid: int, rng: random.Random) -> History:
     cohort = pid // COHORT_SIZE
     lapsed = rng.random() < 0.15
     attendance = rng.choice((0.95, 0.8, 0.5))

@@ -62,10 +62,11 @@ def sender_process(url: str, out: str, rate: float, start_at: float) -> None:
     from bot.logs import configure_logging
 
     configure_logging("WARNING")
-    asyncio.run(_drain_all(url, out, rate, start_at))
+    sent, finished = asyncio.run(_drain_all(url, rate, start_at))
+    Path(out).write_text(json.dumps({"ids": sent, "finished": finished}))
 
 
-async def _drain_all(url: str, out: str, rate: float, start_at: float) -> None:
+async def _drain_all(url: str, rate: float, start_at: float) -> tuple[list[int], float]:
     from aiolimiter import AsyncLimiter
 
     from bot.channels.base import SendResult
@@ -94,7 +95,7 @@ async def _drain_all(url: str, out: str, rate: float, start_at: float) -> None:
         idle = idle + 1 if await dispatcher.drain(limit=200) == 0 else 0
     finished = time.time()
     db.close()
-    Path(out).write_text(json.dumps({"ids": sent, "finished": finished}))
+    return sent, finished
 
 
 def main() -> None:
