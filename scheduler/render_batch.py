@@ -29,7 +29,7 @@ from storage import plan_render as store
 if TYPE_CHECKING:
     from scheduler.planner import Planner
 
-ACTIVITY_LOOKBACK = timedelta(days=30)
+ACTIVITY_LOOKBACK = timedelta(days=21)  # active hours and streaks (capped at 21 days)
 
 
 def render_planned(session: Session, planner: Planner, now: datetime, limit: int) -> int:
@@ -40,8 +40,10 @@ def render_planned(session: Session, planner: Planner, now: datetime, limit: int
     people = store.people_for(session, person_ids)
     anchors = store.anchors_for(session, (r.anchor_event_id for r in rows))
     activity = store.activity_since(session, person_ids, now - ACTIVITY_LOOKBACK, now)
-    seen = store.last_seen(session, person_ids, now)
-    peers = store.peer_counts(session, _peer_keys(rows, people, anchors), now)
+    # The last activity is the newest one fetched; ask the database only for the others.
+    seen = {pid: times[-1] for pid, times in activity.items() if times}
+    seen |= store.last_seen(session, person_ids - seen.keys(), now)
+    peers = store.peer_counts(session, _peer_keys(rows, anchors))
     updates = []
     for row in rows:
         campaign = planner.by_id.get(row.campaign_id)
@@ -56,26 +58,23 @@ def render_planned(session: Session, planner: Planner, now: datetime, limit: int
     return len(rows)
 
 
-def _peer_keys(rows: list[store.PlannedRow], people: dict[int, Any],
-               anchors: dict[int, Any]) -> set[tuple[str, str, str]]:
+def _peer_keys(rows: list[store.PlannedRow], anchors: dict[int, Any]) -> set[tuple[str, str]]:
     keys = set()
     for row in rows:
-        anchor, cohort = anchors.get(row.anchor_event_id or -1), people[row.person_id].cohort
-        if anchor and anchor.ref and cohort and anchor.type in store.PEER_DONE:
-            keys.add((cohort, anchor.ref, anchor.type))
+        anchor = anchors.get(row.anchor_event_id or -1)
+        if anchor and anchor.ref and anchor.type in store.PEER_DONE:
+            keys.add((anchor.ref, anchor.type))
     return keys
 
 
 def _facts(planner: Planner, campaign: Campaign, row: store.PlannedRow, person: Any,
            anchor: Any, activity: dict[int, list[datetime]],
-           seen: dict[int, datetime], peers: dict[tuple[str, str, str], tuple[int, int]],
+           seen: dict[int, datetime], peers: dict[tuple[str, str], tuple[int, int]],
            ) -> NudgeFacts:
     zone = person.time_zone or planner.config.fallback_zone
     fire = anchor.occurred_at + planner.fire_offset(campaign, row.step) if anchor else row.due_at
     payload: dict[str, Any] = dict(anchor.payload) if anchor else {}
-    peer = None
-    if anchor and anchor.ref and person.cohort:
-        peer = peers.get((person.cohort, anchor.ref, anchor.type))
+    peer = peers.get((anchor.ref, anchor.type)) if anchor and anchor.ref else None
     today = fire.astimezone(ZoneInfo(zone)).date()
     return NudgeFacts(
         scenario=campaign.scenario, segment=row.segment, zone=zone,

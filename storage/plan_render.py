@@ -81,25 +81,24 @@ def last_seen(session: Session, person_ids: Iterable[int],
     return {pid: at for pid, at in session.execute(query)}
 
 
-def peer_counts(session: Session, wanted: set[tuple[str, str, str]],
-                until: datetime) -> dict[tuple[str, str, str], tuple[int, int]]:
-    """(cohort, ref, anchor type) -> (classmates done, classmates given it), excluding self.
+def peer_counts(session: Session, wanted: set[tuple[str, str]]
+                ) -> dict[tuple[str, str], tuple[int, int]]:
+    """(ref, anchor type) -> (classmates done, classmates given it), excluding the person.
 
-    No cohort filter in SQL: SQLite would then scan people by cohort instead of using the
-    event index on ref; the few other cohorts sharing a ref are dropped here."""
+    Classmates are the students given the same class, assignment or test (`ref`): refs are
+    per class in the LMS. Counted from the covering index on (ref, type, person_id).
+    """
     if not wanted:
         return {}
-    types = {t for _c, _r, t in wanted} | {PEER_DONE[t] for _c, _r, t in wanted}
-    query = (select(Person.cohort, LearningEvent.ref, LearningEvent.type,
+    types = {t for _r, t in wanted} | {PEER_DONE[t] for _r, t in wanted}
+    query = (select(LearningEvent.ref, LearningEvent.type,
                     func.count(func.distinct(LearningEvent.person_id)))
-             .join(Person, Person.id == LearningEvent.person_id)
-             .where(LearningEvent.ref.in_({r for _c, r, _t in wanted}),  # type: ignore[union-attr]
-                    LearningEvent.type.in_(types),  # type: ignore[attr-defined]
-                    LearningEvent.occurred_at <= until)
-             .group_by(Person.cohort, LearningEvent.ref, LearningEvent.type))
-    counts = {(c, r, t): n for c, r, t, n in session.execute(query)}
-    return {(c, r, t): (counts.get((c, r, PEER_DONE[t]), 0), counts.get((c, r, t), 0) - 1)
-            for c, r, t in wanted}
+             .where(LearningEvent.ref.in_({r for r, _t in wanted}),  # type: ignore[union-attr]
+                    LearningEvent.type.in_(types))  # type: ignore[attr-defined]
+             .group_by(LearningEvent.ref, LearningEvent.type))
+    counts = {(r, t): n for r, t, n in session.execute(query)}
+    return {(r, t): (counts.get((r, PEER_DONE[t]), 0), counts.get((r, t), 0) - 1)
+            for r, t in wanted}
 
 
 def save_rendered(session: Session, updates: Sequence[dict[str, Any]]) -> None:

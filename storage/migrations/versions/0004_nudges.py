@@ -32,7 +32,7 @@ def upgrade() -> None:
         batch_op.create_index('uq_delivery_topic_key', ['topic_key'], unique=True)
 
     with op.batch_alter_table('learning_event', schema=None) as batch_op:
-        batch_op.create_index('ix_event_ref_type', ['ref', 'type'], unique=False)
+        batch_op.create_index('ix_event_ref_type', ['ref', 'type', 'person_id'], unique=False)
         batch_op.create_index('ix_event_type_time', ['type', 'occurred_at'], unique=False)
 
     # ### end Alembic commands ###
