@@ -116,7 +116,6 @@ def insert_campaign(session: Session, spec: PlanSpec) -> tuple[int, int]:
     JOIN {days} ON d.zone = COALESCE(p.time_zone, :fallback)
     JOIN identity i ON i.id = ({_channel_choice(spec.channels)})
     WHERE {_audience(spec, params)}
-    ORDER BY p.id
     ON CONFLICT DO NOTHING
     RETURNING status"""
     statuses = session.execute(sql(statement, params)).scalars().all()
