@@ -17,13 +17,17 @@ from bot.engine import Engine
 from bot.guardians import router as guardians_router
 from bot.i18n import Translator
 from bot.metrics import Metrics
+from bot.nudge_api import nudge_routes
 from bot.settings import SUPPORTED_LOCALES, Settings
 from bot.turn import TurnRunner
 from handlers.eligibility import EligibilityRule
 from handlers.registry import default_flows
+from scheduler.campaigns import load_campaigns
 from scheduler.parent_digest import DigestPlanner
+from scheduler.planner import NudgeConfig, Planner
 from scheduler.policy import SendPolicy
 from scheduler.runner import Ticker
+from scheduler.service import NudgeService
 from storage.database import Database, create_db_engine
 from storage.demo import is_empty, seed_demo
 from storage.migrate import upgrade
@@ -47,6 +51,7 @@ class Runtime:
     routers: list[APIRouter] = field(default_factory=list)
     services: list[Service] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
+    nudges: NudgeService | None = None
 
     def channel_status(self) -> dict[str, bool]:
         active = set(self.dispatcher.channels)
@@ -91,6 +96,7 @@ def build_runtime(
     senders: dict[str, ChannelSender] | None = None,
 ) -> Runtime:
     clock = clock or SystemClock()
+    campaigns = load_campaigns(settings.nudges.campaigns_file)  # fail fast, every problem listed
     db = prepare_database(settings, clock)
     translator = Translator(settings.locales_dir, SUPPORTED_LOCALES, settings.default_locale)
     metrics = Metrics()
@@ -102,7 +108,9 @@ def build_runtime(
     )
     # Recipients without a known zone get the configured default one (an explicit fallback).
     policy = SendPolicy(
-        window=settings.twilio.send_window(), fallback_zone=settings.default_time_zone
+        window=settings.twilio.send_window(),
+        fallback_zone=settings.default_time_zone,
+        daily_nudge_cap=settings.nudges.daily_cap,
     )
     link_secret = settings.telegram.link_secret
     runner = TurnRunner(
@@ -116,16 +124,29 @@ def build_runtime(
     )
     engine = Engine(db, runner, translator, clock, metrics)
     dispatcher = Dispatcher(db, dict(senders or {}), clock, metrics, policy)
-    ticker = Ticker(dispatcher, settings.scheduler)
+    planner = Planner(campaigns, translator, nudge_config(settings), lambda: dispatcher.channels)
+    nudges = NudgeService(db, clock, planner)
+    ticker = Ticker(dispatcher, settings.scheduler, nudges, settings.nudges)
     demo_chat = settings.demo_chat
     if demo_chat is None:
         demo_chat = settings.uses_default_database and settings.environment != "production"
     runtime = Runtime(
         settings, clock, db, translator, metrics, engine, dispatcher, ticker, demo_chat
     )
+    runtime.nudges = nudges
     attach_channels(runtime)
     attach_parents(runtime)
+    runtime.routers.append(nudge_routes(runtime))
     return runtime
+
+
+def nudge_config(settings: Settings) -> NudgeConfig:
+    return NudgeConfig(
+        fallback_zone=settings.default_time_zone,
+        public_url=settings.public_url,
+        link_secret=settings.nudges.link_secret.get_secret_value(),
+        link_base=settings.nudges.link_base,
+    )
 
 
 def attach_channels(runtime: Runtime) -> None:
@@ -152,5 +173,5 @@ def attach_parents(runtime: Runtime) -> None:
     async def plan_parent_messages() -> int:
         return await runtime.db.run(lambda s: planner.plan(s, runtime.clock.now()))
 
-    runtime.ticker.jobs["parent-digests"] = plan_parent_messages
+    runtime.ticker.add_job("parent-digests", settings.scheduler.tick_seconds, plan_parent_messages)
     runtime.routers.append(guardians_router(runtime))

@@ -10,6 +10,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
+from bot.cli_nudges import import_app, nudges_app
 from bot.settings import Settings
 
 cli = typer.Typer(
@@ -18,6 +19,8 @@ cli = typer.Typer(
     add_completion=False,
 )
 console = Console(stderr=True)
+cli.add_typer(import_app, name="import")
+cli.add_typer(nudges_app, name="nudges")
 
 
 @cli.command()
@@ -110,11 +113,7 @@ async def _make_link(settings: Settings, lms_id: str, make_bot: Any, maker: Any)
             await bot.session.close()
 
 
-import_cli = typer.Typer(help="Import data from files.", no_args_is_help=True)
-cli.add_typer(import_cli, name="import")
-
-
-@import_cli.command("guardians")
+@import_app.command("guardians")
 def import_guardians(path: Path) -> None:
     """Link parents to students from a CSV file (parent_phone, student, parent_name, locale,
     time_zone, digest_day); rejected rows are listed with the reason."""

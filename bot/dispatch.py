@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import replace
 
 import structlog
 from sqlalchemy import select
@@ -93,12 +94,19 @@ class Dispatcher:
     def _judge(self, session: Session, rows: Sequence[Delivery]) -> set[int]:
         """Apply the policy: returns the ids that may go now; holds and suppressions are saved."""
         now = self._clock.now()
-        facts = claims.facts_for(session, rows)
+        facts = claims.facts_for(session, rows, now)
         allowed: set[int] = set()
-        for row in rows:
-            verdict = self.policy.verdict(facts[row.id or 0], now)
+        sent_now: dict[int, int] = {}  # nudges allowed in this batch count toward the cap
+        for row in sorted(rows, key=_judging_order):
+            fact = facts[row.id or 0]
+            if row.kind == "nudge" and row.person_id is not None:
+                extra = sent_now.get(row.person_id, 0)
+                fact = replace(fact, nudges_today=fact.nudges_today + extra)
+            verdict = self.policy.verdict(fact, now)
             if verdict.decision is Decision.SEND:
                 allowed.add(row.id or 0)
+                if row.kind == "nudge" and row.person_id is not None and not fact.cap_exempt:
+                    sent_now[row.person_id] = sent_now.get(row.person_id, 0) + 1
             elif verdict.decision is Decision.HOLD:
                 claims.hold(session, row.id or 0, now, verdict.until, verdict.reason)
             else:
@@ -129,6 +137,13 @@ class Dispatcher:
             log.exception("dispatch.send_failed", channel=item.channel, delivery=item.delivery_id)
             result = SendResult(ok=False, error=repr(exc), retry=True)
         await self._outcomes.record(item, result)
+
+
+def _judging_order(row: Delivery) -> tuple[int, int]:
+    """Replies first, then nudges by campaign priority: under a cap the higher one wins."""
+    if row.kind != "nudge":
+        return (-1_000, row.id or 0)
+    return (-int(row.meta.get("priority", 0)), row.id or 0)
 
 
 def _rows(session: Session, ids: set[int]) -> list[Delivery]:

@@ -19,6 +19,8 @@ from storage.people import set_reachable
 
 log = structlog.get_logger("mentorbot.outcomes")
 RETRY_DELAY = timedelta(seconds=30)
+# Channels whose acceptance is the delivery (no later receipt): the lifecycle's "delivered".
+ACCEPTED_IS_DELIVERED = frozenset({"telegram", "webchat", "console"})
 
 
 @dataclass
@@ -76,7 +78,8 @@ class OutcomeRecorder:
 
     def _write(self, session: Session, items: list[tuple[Outbound, SendResult]]) -> None:
         now = self._clock.now()
-        sent = [(i.delivery_id, r.external_id) for i, r in items if r.ok]
+        sent = [(i.delivery_id, r.external_id, i.channel in ACCEPTED_IS_DELIVERED)
+                for i, r in items if r.ok]
         mark_sent_many(session, sent, now)
         for item, result in items:
             if result.ok and result.segments is not None:

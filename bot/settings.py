@@ -73,6 +73,17 @@ class SchedulerSettings(BaseModel):
     tick_seconds: float = 5.0
 
 
+class NudgeSettings(BaseModel):
+    """Nudges: the campaigns file (read at start-up; a broken file stops the start), links, cap."""
+
+    campaigns_file: Path = Path(__file__).resolve().parent.parent / "scheduler" / "campaigns.yaml"
+    link_secret: SecretStr = SecretStr("mentorbot-dev-links")  # set your own in production
+    link_base: str = "https://learn.example.edu/"  # where tracked links lead (UTM added)
+    daily_cap: int = Field(default=2, ge=1)  # nudges per person per local day
+    plan_seconds: float = 60.0
+    lifecycle_seconds: float = 300.0
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="MENTORBOT_",
@@ -98,6 +109,7 @@ class Settings(BaseSettings):
     twilio: TwilioSettings = TwilioSettings()
     consent: ConsentSettings = ConsentSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
+    nudges: NudgeSettings = NudgeSettings()
 
     @model_validator(mode="after")
     def _refuse_placeholders_in_production(self) -> Settings:

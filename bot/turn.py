@@ -26,6 +26,7 @@ from storage import consent as consent_store
 from storage import sms as sms_store
 from storage.claims import reply_facts
 from storage.conversations import ConversationState, load_conversation, save_conversation
+from storage.lifecycle import mark_replied
 from storage.outbox import add_replies
 from storage.people import (
     PersonRow,
@@ -84,6 +85,8 @@ class TurnRunner:
         )
         if not insert_ignore(session, MessageLog.__table__, log_row):
             return Handled(duplicate=True, person_id=person.id)
+        if not loaded.created:
+            mark_replied(session, person.id, now)  # a reply engages the nudges sent recently
         conversation = loaded.conversation or ConversationState(
             "onboarding", "start", {}, 0, "bot", new=True
         )

@@ -4,7 +4,8 @@ An admin edits `campaigns.yaml`; `load_campaigns` either returns every campaign 
 `CampaignFileError` listing each problem as `campaigns.yaml: campaign 'x': field 'y': problem`.
 Durations are a whole number and a unit: "90m", "24h", "3d", "2w". Empty audience lists mean
 "everyone". `priority` is 0-100, higher wins when caps allow only one nudge. `repeat.max_times`
-counts every send including the first.
+counts every send including the first. `topic` (default: the scenario) keys the "one nudge per
+topic per local day" rule across campaigns.
 """
 
 from __future__ import annotations
@@ -187,6 +188,12 @@ class Campaign(_Strict):
     attribution: Attribution | None = None
     cap_exempt: bool = False
     enabled: bool = True
+    # One nudge per person, topic and local day across campaigns; defaults to the scenario.
+    topic: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]{0,31}$")
+
+    @property
+    def topic_key(self) -> str:
+        return self.topic or self.scenario
 
     @field_validator("trigger")
     @classmethod

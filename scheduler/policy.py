@@ -4,15 +4,19 @@ Checked for every outbound message on every path, at the moment of sending (fact
 between planning and sending): expiry, reachability, opt-out per phone number, consent for the
 delivery's purpose, a soft pause, a mentor holding the conversation, and quiet hours in the
 recipient's own time zone. Direct replies skip quiet hours (the person just wrote to us) but never
-an opt-out. Pure: the facts come in, a verdict comes out.
+an opt-out. Nudges also obey a frequency cap per person and *local* day across campaigns (direct
+replies, cap-exempt campaigns and cascade follow-ups do not count); the loser is held to the
+start of the person's next local day, where expiry or the cap decide again. Pure: the facts come
+in, a verdict comes out.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 from scheduler.quiet_hours import SendWindow, candidate_zones, next_allowed
 
@@ -23,6 +27,16 @@ COMPLIANCE_KIND = "compliance"
 MENTOR_HOLD_RECHECK = timedelta(hours=1)
 PARENT_SMS = "parent_sms"  # the parent's own consent purpose
 STUDENT_PARENT_UPDATES = "parent_updates"  # the student's permission to update parents
+DAILY_NUDGE_CAP = 2
+# A purpose with no record of its own falls back to another: coaching consent covers nudges
+# until the student decides about nudges separately (then that latest record decides).
+IMPLIED_CONSENT: Mapping[str, str] = {"nudges": "coaching"}
+
+
+def effective_consent(consent: Mapping[str, str], purpose: str) -> str | None:
+    """The latest decision for `purpose`, or for the purpose it is implied by."""
+    implied = IMPLIED_CONSENT.get(purpose)
+    return consent.get(purpose) or (consent.get(implied) if implied else None)
 
 
 class Decision(StrEnum):
@@ -58,6 +72,8 @@ class DeliveryFacts:
     mentor_holds: bool = False
     # For a message to a parent about a student: that student's consent (None: unknown).
     student_consent: Mapping[str, str] | None = None
+    nudges_today: int = 0  # nudges already sent on the recipient's local day (cap)
+    cap_exempt: bool = False
 
     @property
     def proactive(self) -> bool:
@@ -84,7 +100,7 @@ def _opted_out(facts: DeliveryFacts, now: datetime) -> Verdict | None:
 
 
 def _no_consent(facts: DeliveryFacts, now: datetime) -> Verdict | None:
-    if facts.purpose and facts.consent.get(facts.purpose) != "granted":
+    if facts.purpose and effective_consent(facts.consent, facts.purpose) != "granted":
         return Verdict(Decision.SUPPRESS, "no_consent")
     return None
 
@@ -126,13 +142,29 @@ class SendPolicy:
     window: SendWindow = field(default_factory=SendWindow)
     fallback_zone: str | None = None  # used for non-SMS recipients without a zone
     checks: Sequence[Check] = DEFAULT_CHECKS
+    daily_nudge_cap: int = DAILY_NUDGE_CAP
 
     def verdict(self, facts: DeliveryFacts, now: datetime) -> Verdict:
         for check in self.checks:
             found = check(facts, now)
             if found is not None:
                 return found
+        capped = self._capped(facts, now)
+        if capped is not None:
+            return capped
         return self._quiet_hours(facts, now) if facts.proactive else SEND
+
+    def _capped(self, facts: DeliveryFacts, now: datetime) -> Verdict | None:
+        if facts.kind != "nudge" or facts.cap_exempt:
+            return None
+        if facts.nudges_today < self.daily_nudge_cap:
+            return None
+        zone = facts.time_zone or self.fallback_zone
+        if zone is None:
+            return Verdict(Decision.HOLD, "daily_cap", now + timedelta(days=1))
+        local = now.astimezone(ZoneInfo(zone))
+        tomorrow = datetime.combine(local.date() + timedelta(days=1), time(0), ZoneInfo(zone))
+        return Verdict(Decision.HOLD, "daily_cap", tomorrow.astimezone(now.tzinfo))
 
     def _quiet_hours(self, facts: DeliveryFacts, now: datetime) -> Verdict:
         zones = self._zones(facts)

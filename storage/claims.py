@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlmodel import Session
@@ -109,7 +111,9 @@ def reply_facts(
     )
 
 
-def facts_for(session: Session, rows: Iterable[Delivery]) -> dict[int, DeliveryFacts]:
+def facts_for(
+    session: Session, rows: Iterable[Delivery], now: datetime | None = None
+) -> dict[int, DeliveryFacts]:
     """Everything the policy checks, for a batch of deliveries, in a handful of queries."""
     rows = list(rows)
     person_ids = {r.person_id for r in rows if r.person_id is not None}
@@ -120,10 +124,57 @@ def facts_for(session: Session, rows: Iterable[Delivery]) -> dict[int, DeliveryF
     opt_outs = _opt_outs(session, phones)
     reachable = _reachability(session, rows)
     human = _mentor_held(session, person_ids)
-    return {
+    facts = {
         r.id or 0: _facts(r, people.get(r.person_id or -1), consents, opt_outs, reachable, human)
         for r in rows
     }
+    if now is not None:
+        _add_nudge_counts(session, rows, people, facts, now)
+    return facts
+
+
+def _add_nudge_counts(
+    session: Session,
+    rows: list[Delivery],
+    people: dict[int, Person],
+    facts: dict[int, DeliveryFacts],
+    now: datetime,
+) -> None:
+    """Nudges already sent today in each recipient's zone (for the frequency cap)."""
+    nudges = [r for r in rows if r.kind == "nudge" and r.person_id is not None]
+    if not nudges:
+        return
+    counts = nudges_sent_today(session, people, {r.person_id or 0 for r in nudges}, now)
+    for row in nudges:
+        facts[row.id or 0] = replace(
+            facts[row.id or 0],
+            nudges_today=counts.get(row.person_id or 0, 0),
+            cap_exempt=bool(row.meta.get("cap_exempt")) or row.parent_id is not None,
+        )
+
+
+def nudges_sent_today(
+    session: Session, people: dict[int, Person], person_ids: set[int], now: datetime
+) -> dict[int, int]:
+    """Capped nudges (not exempt, not cascade follow-ups) sent on each person's local day."""
+    found = session.execute(
+        select(Delivery.person_id, Delivery.sent_at, Delivery.meta).where(
+            Delivery.person_id.in_(person_ids),  # type: ignore[union-attr]
+            Delivery.kind == "nudge",
+            Delivery.status == "sent",
+            Delivery.parent_id.is_(None),  # type: ignore[union-attr]
+            Delivery.sent_at >= now - timedelta(hours=30),  # type: ignore[operator]
+        )
+    )
+    counts: dict[int, int] = {}
+    for person_id, sent_at, meta in found:
+        person = people.get(person_id)
+        zone = ZoneInfo(person.time_zone) if person and person.time_zone else UTC
+        if not meta.get("cap_exempt") and sent_at.astimezone(zone).date() == now.astimezone(
+            zone
+        ).date():
+            counts[person_id] = counts.get(person_id, 0) + 1
+    return counts
 
 
 def _facts(

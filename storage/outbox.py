@@ -117,21 +117,29 @@ _MARK_SENT = (
         updated_at=bindparam("now"),
         external_id=bindparam("external_id"),
         attempts=_TABLE.c.attempts + 1,
+        delivered_at=bindparam("delivered_at"),
     )
 )
 
 
 def mark_sent_many(
-    session: Session, sent: Sequence[tuple[int, str | None]], now: datetime
+    session: Session, sent: Sequence[tuple[int, str | None, bool]], now: datetime
 ) -> None:
-    """Record many successful sends in one statement (executemany)."""
+    """Record many successful sends in one statement (executemany): (id, external id,
+    delivered on acceptance)."""
     if sent:
-        params = [{"delivery_id": d, "external_id": e, "now": now} for d, e in sent]
+        params = [{"delivery_id": d, "external_id": e, "now": now,
+                   "delivered_at": now if delivered else None} for d, e, delivered in sent]
         session.connection().execute(_MARK_SENT, params)
 
 
 def mark_sent(
-    session: Session, delivery_ids: Sequence[int], now: datetime, external_id: str | None = None
+    session: Session,
+    delivery_ids: Sequence[int],
+    now: datetime,
+    external_id: str | None = None,
+    *,
+    delivered: bool = False,
 ) -> None:
     keep = Delivery.status.in_(_LATER_THAN_SENT)  # type: ignore[attr-defined]
     session.execute(
@@ -143,6 +151,7 @@ def mark_sent(
             updated_at=now,
             external_id=external_id,
             attempts=Delivery.attempts + 1,
+            delivered_at=now if delivered else None,
         )
     )
 

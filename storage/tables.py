@@ -111,6 +111,7 @@ class Delivery(SQLModel, table=True):
     __table_args__ = (
         Index("ix_delivery_due", "status", "due_at"),
         Index("ix_delivery_person", "person_id", "created_at"),
+        Index("uq_delivery_topic_key", "topic_key", unique=True),
     )
     id: int | None = Field(default=None, primary_key=True)
     person_id: int | None = Field(default=None, foreign_key="person.id")
@@ -136,6 +137,16 @@ class Delivery(SQLModel, table=True):
     created_at: datetime = _utc(nullable=False)
     sent_at: datetime | None = _utc(nullable=True)
     updated_at: datetime = _utc(nullable=False)
+    # Nudges (scheduler/planner.py): one topic per person and local day across campaigns.
+    topic_key: str | None = None
+    segment: str | None = None  # "engagement.performance" when planned; the UTM term
+    anchor_event_id: int | None = None  # the learning event that triggered it
+    step: int = 0  # 0 for the first send, 1.. for repeats
+    parent_id: int | None = Field(default=None, index=True)  # cascade follow-ups
+    delivered_at: datetime | None = _utc(nullable=True)
+    engaged_at: datetime | None = _utc(nullable=True)
+    converted_at: datetime | None = _utc(nullable=True)
+    outcome: str | None = None  # converted | expired, once the attribution window closes
 
 
 PENDING_STATUSES = ("pending", "held")
@@ -145,7 +156,12 @@ class LearningEvent(SQLModel, table=True):
     """What happened in the LMS: the nudge planner and parent digests read these."""
 
     __tablename__ = "learning_event"
-    __table_args__ = (Index("ix_event_person_type_time", "person_id", "type", "occurred_at"),)
+    __table_args__ = (
+        Index("ix_event_person_type_time", "person_id", "type", "occurred_at"),
+        Index("ix_event_type_time", "type", "occurred_at"),  # the planner's anchors
+        # Social proof per class, assignment or test; covering, so counting reads the index only.
+        Index("ix_event_ref_type", "ref", "type", "person_id"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     event_id: str = Field(unique=True)  # the sender's id: a batch sent twice is stored once
     person_id: int = Field(foreign_key="person.id")

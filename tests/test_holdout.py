@@ -19,15 +19,27 @@ from scheduler.holdout import (
 IDS = range(1, 10_001)
 
 
-def test_salt_is_crc32_of_the_id() -> None:
-    assert campaign_salt("test_abandoned") == zlib.crc32(b"test_abandoned")
-    assert 0 <= campaign_salt("x") < 2**32
+def test_salt_is_crc32_of_the_id_masked_to_31_bits() -> None:
+    assert campaign_salt("test_abandoned") == zlib.crc32(b"test_abandoned") & (2**31 - 1)
+    assert all(0 <= campaign_salt(c) < 2**31 for c in ("x", "welcome", "reengage_lapsed"))
 
 
 def test_bucket_follows_the_published_formula() -> None:
-    assert holdout_bucket(1, 0) == 2654435761 % 10_000
+    assert holdout_bucket(1, 0) == 1
     salt = campaign_salt("welcome")
-    assert holdout_bucket(42, salt) == ((42 * 2654435761 + salt) % 2**32) % 10_000
+    assert holdout_bucket(42, salt) == ((42 * (salt | 1) + salt) % 2**32) % 10_000
+
+
+def test_largest_inputs_stay_inside_a_signed_64_bit_integer() -> None:
+    assert (2**31 - 1) * (2**31 - 1) + (2**31 - 1) < 2**63
+
+
+@pytest.mark.parametrize("pair", [("welcome", "test_abandoned"), ("next_test", "inactive_week"),
+                                  ("class_missed_regular", "class_missed_lapsed")])
+def test_control_groups_of_two_campaigns_overlap_only_by_chance(pair: tuple[str, str]) -> None:
+    a, b = ({pid for pid in IDS if in_holdout(pid, c, 0.1)} for c in pair)
+    # Independent 10% groups of 10,000 share about 100 people (sd about 9.5).
+    assert 50 <= len(a & b) <= 150
 
 
 @pytest.mark.parametrize("campaign", ["welcome", "test_abandoned", "reengage_lapsed"])
@@ -73,7 +85,7 @@ def test_share_outside_zero_one_is_refused() -> None:
 
 def test_sqlite_computes_the_same_buckets() -> None:
     ids = [0, 1, 2, 7, 9_999, 123_456_789, 2**31 - 1]
-    salts = [0, campaign_salt("welcome"), 2**32 - 1]
+    salts = [0, 1, campaign_salt("welcome"), 2**31 - 1]
     db = sqlite3.connect(":memory:")
     db.execute("CREATE TABLE person (id INTEGER PRIMARY KEY)")
     db.executemany("INSERT INTO person (id) VALUES (?)", [(i,) for i in ids])
@@ -87,3 +99,5 @@ def test_sql_expression_refuses_anything_but_a_column() -> None:
         holdout_bucket_sql("id); DROP TABLE person; --", 1)
     with pytest.raises(ValueError, match="salt"):
         holdout_bucket_sql("id", -1)
+    with pytest.raises(ValueError, match="salt"):
+        holdout_bucket_sql("id", 2**31)

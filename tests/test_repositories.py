@@ -192,7 +192,7 @@ def test_many_sends_are_recorded_at_once_without_moving_a_row_back(db: Database)
     ]
     # A status callback got there first for one of them.
     db.run_sync(lambda s: outbox.mark_failed(s, ids[1], NOW, "30006", "undelivered"))
-    db.run_sync(lambda s: outbox.mark_sent_many(s, [(i, f"SM{i}") for i in ids], NOW))
+    db.run_sync(lambda s: outbox.mark_sent_many(s, [(i, f"SM{i}", False) for i in ids], NOW))
     rows = db.run_sync(
         lambda s: {d.id: (d.status, d.external_id) for d in s.execute(select(Delivery)).scalars()}
     )

@@ -1,0 +1,169 @@
+"""The nudge planner: campaigns as data in, planned deliveries out; idempotent and set-based.
+
+`plan()` runs one INSERT ... SELECT per enabled campaign (higher priority first, so it takes
+the day's topic) for every student at once (storage/plan_sql.py); `render()` then fills the
+text and the send time of the new rows in batches (scheduler/nudge_text.py). Running it twice,
+or in several processes, creates nothing twice: unique dedupe and topic keys, and on
+PostgreSQL a transaction-scoped advisory lock so planners take turns instead of deadlocking.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, text
+from sqlmodel import Session
+
+from bot.i18n import Translator
+from scheduler.campaigns import Campaign
+from scheduler.holdout import campaign_salt, holdout_threshold
+from scheduler.policy import IMPLIED_CONSENT
+from scheduler.quiet_hours import is_known_zone, local_to_utc
+from storage.database import Database
+from storage.plan_sql import (
+    Occurrence,
+    PlanSpec,
+    Step,
+    drop_personas,
+    insert_campaign,
+    refresh_personas,
+)
+from storage.tables import Person
+
+PLANNER_LOCK = 0x6E75646765  # "nudge": one planner at a time on PostgreSQL
+RENDER_BATCH = 5_000
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True, slots=True)
+class NudgeConfig:
+    fallback_zone: str = "America/New_York"
+    public_url: str = "http://127.0.0.1:8000"
+    link_secret: str = "mentorbot-dev-links"
+    link_base: str = "https://learn.example.edu/"
+
+
+@dataclass(slots=True)
+class PlanReport:
+    planned: dict[str, int] = field(default_factory=dict)
+    held_out: dict[str, int] = field(default_factory=dict)
+    rendered: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(self.planned.values()) + sum(self.held_out.values())
+
+
+class Planner:
+    def __init__(self, campaigns: Sequence[Campaign], translator: Translator,
+                 config: NudgeConfig, channels: Callable[[], Sequence[str]]) -> None:
+        self.campaigns = sorted((c for c in campaigns if c.enabled), key=lambda c: -c.priority)
+        self.by_id = {c.id: c for c in campaigns}
+        self.translator = translator
+        self.config = config
+        self._channels = channels
+
+    def run(self, db: Database, now: datetime) -> PlanReport:
+        """Plan (one transaction), then render in batches (one transaction each)."""
+        report = db.run_sync(lambda s: self.plan(s, now))
+        while (done := db.run_sync(lambda s: self.render(s, now))) > 0:
+            report.rendered += done
+        return report
+
+    def plan(self, session: Session, now: datetime) -> PlanReport:
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text(f"SELECT pg_advisory_xact_lock({PLANNER_LOCK})"))
+        zones = self._zones(session)
+        days = tuple((zone, now.astimezone(ZoneInfo(zone)).date()) for zone in zones)
+        refresh_personas(session, now)
+        report = PlanReport()
+        for campaign in self.campaigns:
+            spec = self.spec(campaign, now, zones, days)
+            planned, held = insert_campaign(session, spec)
+            report.planned[campaign.id], report.held_out[campaign.id] = planned, held
+        drop_personas(session)
+        return report
+
+    def render(self, session: Session, now: datetime, limit: int = RENDER_BATCH) -> int:
+        from scheduler.render_batch import render_planned  # keeps this module SQL-free
+
+        return render_planned(session, self, now, limit)
+
+    def spec(self, campaign: Campaign, now: datetime, zones: Sequence[str],
+             days: tuple[tuple[str, date], ...]) -> PlanSpec:
+        available = set(self._channels())
+        audience = campaign.audience
+        base = PlanSpec(
+            campaign_id=campaign.id, topic=campaign.topic_key, kind=campaign.trigger.kind,
+            channels=tuple(c for c in campaign.channels if c in available),
+            salt=campaign_salt(campaign.id), holdout_threshold=holdout_threshold(campaign.holdout),
+            now=now, fallback_zone=self.config.fallback_zone, local_days=days,
+            consent=audience.consent, implied_consent=IMPLIED_CONSENT.get(audience.consent),
+            audience={"programs": audience.programs, "cohorts": audience.cohorts,
+                      "grades": tuple(str(g) for g in audience.grades),
+                      "engagement": tuple(e.value for e in audience.engagement),
+                      "performance": tuple(p.value for p in audience.performance)})
+        trigger = campaign.trigger
+        if trigger.schedule:
+            return _with(base, occurrences=tuple(_occurrences(campaign, now, zones)))
+        if trigger.event:
+            anchor, missing, match_ref, wait = trigger.event.type, None, True, trigger.event.delay
+        else:
+            absent = trigger.absence
+            assert absent is not None
+            anchor, missing, match_ref, wait = (absent.after, absent.missing, absent.match_ref,
+                                                absent.within)
+        return _with(base, anchor_type=anchor, missing_type=missing, match_ref=match_ref,
+                     stop_types=campaign.repeat.stop_on if campaign.repeat else (),
+                     steps=tuple(_steps(campaign, now, wait)))
+
+    def fire_offset(self, campaign: Campaign, step: int) -> timedelta:
+        """How long after its anchor event a step of an event or absence campaign fires."""
+        trigger = campaign.trigger
+        wait = trigger.event.delay if trigger.event else trigger.absence.within  # type: ignore[union-attr]
+        every = campaign.repeat.every if campaign.repeat else timedelta(0)
+        return wait + step * every
+
+    def _zones(self, session: Session) -> list[str]:
+        found = session.execute(select(Person.time_zone).distinct()
+                                .where(Person.role == "student")).scalars()
+        zones = {z for z in found if z and is_known_zone(z)} | {self.config.fallback_zone}
+        return sorted(zones)
+
+
+def _with(spec: PlanSpec, **changes: object) -> PlanSpec:
+    from dataclasses import replace
+
+    return replace(spec, **changes)  # type: ignore[arg-type]
+
+
+def _steps(campaign: Campaign, now: datetime, wait: timedelta) -> list[Step]:
+    times = campaign.repeat.max_times if campaign.repeat else 1
+    every = campaign.repeat.every if campaign.repeat else timedelta(0)
+    steps = []
+    for n in range(times):
+        offset = wait + n * every
+        steps.append(Step(n, now - offset, now - offset - campaign.expires_after))
+    return steps
+
+
+def _occurrences(campaign: Campaign, now: datetime, zones: Sequence[str]) -> list[Occurrence]:
+    """The latest occurrence at or before `now` in each zone, if it has not expired yet."""
+    schedule = campaign.trigger.schedule
+    assert schedule is not None
+    found = []
+    for zone in zones:
+        today = now.astimezone(ZoneInfo(zone)).date()
+        for back in range(8):
+            day = today - timedelta(days=back)
+            if schedule.every == "week" and _WEEKDAYS[day.weekday()] != schedule.weekday:
+                continue
+            fire = local_to_utc(day, schedule.at, zone)
+            if fire <= now:
+                if now - fire < campaign.expires_after:
+                    found.append(Occurrence(zone, fire, day))
+                break
+    return found

@@ -1,0 +1,102 @@
+"""Engagement and performance personas for every student at once, in one SQL statement.
+
+The same rules as `scheduler.personas` (read the thresholds from there), set-based: one pass
+over the events groups them per person; two correlated counts (activity before the latest
+enrolment, misses after the last attended class) run only for the people whose classification
+needs them. Where it differs from the Python functions, on purpose:
+
+- Events with the *same* timestamp have no order in SQL. Python keeps their input order, so
+  "the last two class outcomes" may differ when an attended and a missed class share an instant.
+- The mean score is compared without dividing (`sum < 50 * n`); Python divides an exactly
+  rounded sum (`statistics.fmean`). They differ only for sums that doubles cannot represent.
+Ratios are computed in double precision on both engines (never PostgreSQL's `numeric`), so the
+slipping-drop and submission-rate comparisons round exactly like Python's floats.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from scheduler import personas as rules
+
+_OUTCOMES = "('class_attended', 'class_missed')"
+
+
+def persona_select(now: datetime, params: dict[str, Any]) -> str:
+    """SELECT person_id, engagement, performance, last_seen_at for every student."""
+    recent_start = now - rules.RECENT_WINDOW
+    params.update(
+        p_now=now,
+        p_new_since=now - rules.NEW_WINDOW,
+        p_lapsed_before=now - rules.LAPSED_AFTER,
+        p_recent_start=recent_start,
+        p_baseline_start=recent_start - rules.BASELINE_WINDOW,
+        p_perf_since=now - rules.PERFORMANCE_WINDOW,
+        p_activity=sorted(rules.ACTIVITY_EVENTS),
+    )
+    return f"""
+    SELECT p.id AS person_id, {_engagement()} AS engagement, {_performance()} AS performance,
+           COALESCE(a.active_at, a.enrolled_at, a.first_at) AS last_seen_at
+    FROM person p LEFT JOIN ({_aggregates()}) a ON a.person_id = p.id
+    WHERE p.role = 'student' AND p.erased_at IS NULL"""
+
+
+def _aggregates() -> str:
+    def count(condition: str) -> str:
+        return f"SUM(CASE WHEN {condition} THEN 1 ELSE 0 END)"
+
+    recent = "e.occurred_at > :p_recent_start"
+    baseline = "e.occurred_at > :p_baseline_start AND e.occurred_at <= :p_recent_start"
+    perf = "e.occurred_at > :p_perf_since"
+    scored = f"e.type = 'test_completed' AND e.score IS NOT NULL AND {perf}"
+    return f"""
+      SELECT e.person_id,
+        MIN(e.occurred_at) AS first_at,
+        MAX(CASE WHEN e.type = 'enrolled' THEN e.occurred_at END) AS enrolled_at,
+        MAX(CASE WHEN e.type IN :p_activity THEN e.occurred_at END) AS active_at,
+        MAX(CASE WHEN e.type = 'class_attended' THEN e.occurred_at END) AS attended_at,
+        {count(f"e.type IN {_OUTCOMES} AND {recent}")} AS recent_n,
+        {count(f"e.type = 'class_attended' AND {recent}")} AS recent_att,
+        {count(f"e.type IN {_OUTCOMES} AND {baseline}")} AS base_n,
+        {count(f"e.type = 'class_attended' AND {baseline}")} AS base_att,
+        SUM(CASE WHEN {scored} THEN e.score ELSE 0 END) AS score_sum,
+        {count(scored)} AS score_n,
+        {count(f"e.type = 'assignment_assigned' AND {perf}")} AS assigned_n,
+        {count(f"e.type = 'assignment_submitted' AND {perf}")} AS submitted_n
+      FROM learning_event e
+      WHERE e.occurred_at <= :p_now
+      GROUP BY e.person_id"""
+
+
+def _engagement() -> str:
+    prior_activity = """(SELECT COUNT(*) FROM learning_event x
+        WHERE x.person_id = a.person_id AND x.type IN :p_activity
+          AND x.occurred_at < a.enrolled_at)"""
+    misses_after_attended = """(SELECT COUNT(*) FROM learning_event m
+        WHERE m.person_id = a.person_id AND m.type = 'class_missed' AND m.occurred_at <= :p_now
+          AND (a.attended_at IS NULL OR m.occurred_at > a.attended_at))"""
+    drop = ("CAST(a.base_att AS DOUBLE PRECISION) / a.base_n"
+            " - CAST(a.recent_att AS DOUBLE PRECISION) / a.recent_n")
+    return f"""CASE
+      WHEN a.person_id IS NULL THEN 'new'
+      WHEN a.enrolled_at > :p_new_since
+           AND {prior_activity} < {rules.NEW_MAX_PRIOR_ACTIVITY} THEN 'new'
+      WHEN COALESCE(a.active_at, a.enrolled_at, a.first_at) <= :p_lapsed_before THEN 'lapsed'
+      WHEN {misses_after_attended} >= {rules.MISSED_IN_A_ROW} THEN 'slipping'
+      WHEN a.recent_n >= {rules.SLIPPING_MIN_RECENT_CLASSES}
+           AND a.base_n >= {rules.SLIPPING_MIN_BASELINE_CLASSES}
+           AND {drop} >= {rules.SLIPPING_DROP} THEN 'slipping'
+      ELSE 'regular' END"""
+
+
+def _performance() -> str:
+    rate_known = f"a.assigned_n >= {rules.MIN_ASSIGNED_FOR_RATE}"
+    rate = "CAST(a.submitted_n AS DOUBLE PRECISION) / a.assigned_n"
+    return f"""CASE
+      WHEN a.person_id IS NULL THEN 'middle'
+      WHEN a.score_n > 0 AND a.score_sum < {rules.LOW_SCORE} * a.score_n THEN 'low'
+      WHEN {rate_known} AND {rate} < {rules.LOW_SUBMISSION_RATE} THEN 'low'
+      WHEN a.score_n > 0 AND a.score_sum >= {rules.HIGH_SCORE} * a.score_n
+           AND (NOT ({rate_known}) OR {rate} >= {rules.HIGH_SUBMISSION_RATE}) THEN 'high'
+      ELSE 'middle' END"""

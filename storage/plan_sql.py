@@ -1,0 +1,190 @@
+"""The planner's set-based SQL: one INSERT ... SELECT ... ON CONFLICT DO NOTHING per campaign.
+
+Selection (anchor events or schedule occurrences), persona, audience, consent, channel,
+holdout and dedupe all happen here, for every student at once. No datetime arithmetic runs in
+SQL (SQLite keeps instants as text): the caller turns every "fires N after the event" into
+bounds on the event's own time, one row per repeat step. Rows are inserted as `planned` (the
+renderer fills the text and the due time, then makes them `pending`) or `holdout` (never sent;
+kept for lift). Two unique keys stop duplicates structurally: `dedupe_key` (campaign, person,
+period) and `topic_key` (topic, person, local day; not set on holdout rows).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from scheduler.holdout import holdout_bucket_sql
+from storage.persona_sql import persona_select
+from storage.sql_params import sql, values_table
+
+PERSONA_TABLE = "plan_persona"
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """Repeat `step` fires for anchor events with `lo < occurred_at <= hi`."""
+
+    step: int
+    hi: datetime
+    lo: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Occurrence:
+    """A schedule occurrence in one zone: when it fires and on which local date."""
+
+    zone: str
+    fire_at: datetime
+    local_date: date
+
+
+@dataclass(frozen=True, slots=True)
+class PlanSpec:
+    campaign_id: str
+    topic: str
+    kind: str  # event | absence | schedule
+    channels: tuple[str, ...]
+    salt: int
+    holdout_threshold: int
+    now: datetime
+    fallback_zone: str
+    local_days: tuple[tuple[str, date], ...]  # (zone, today's local date) for topic keys
+    consent: str = "nudges"
+    implied_consent: str | None = None
+    anchor_type: str = ""
+    missing_type: str | None = None
+    match_ref: bool = True
+    stop_types: tuple[str, ...] = ()
+    steps: tuple[Step, ...] = ()
+    occurrences: tuple[Occurrence, ...] = ()
+    audience: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+def refresh_personas(session: Session, now: datetime) -> None:
+    """(Re)build this connection's temporary persona table for every student."""
+    params: dict[str, Any] = {}
+    select = persona_select(now, params)
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sql(f"DROP TABLE IF EXISTS {PERSONA_TABLE}", {}))
+        session.execute(sql(f"CREATE TEMP TABLE {PERSONA_TABLE} AS {select}", params))
+        session.execute(sql(f"CREATE UNIQUE INDEX ON {PERSONA_TABLE} (person_id)", {}))
+        session.execute(sql(f"ANALYZE {PERSONA_TABLE}", {}))
+        return
+    session.execute(sql(f"DROP TABLE IF EXISTS temp.{PERSONA_TABLE}", {}))
+    session.execute(sql(f"CREATE TEMP TABLE {PERSONA_TABLE} AS {select}", params))
+    session.execute(
+        sql(f"CREATE UNIQUE INDEX temp.ix_{PERSONA_TABLE} ON {PERSONA_TABLE} (person_id)", {}))
+
+
+def drop_personas(session: Session) -> None:
+    prefix = "" if session.get_bind().dialect.name == "postgresql" else "temp."
+    session.execute(sql(f"DROP TABLE IF EXISTS {prefix}{PERSONA_TABLE}", {}))
+
+
+def insert_campaign(session: Session, spec: PlanSpec) -> tuple[int, int]:
+    """Plan one campaign; returns (planned, held out) rows actually inserted."""
+    if not spec.channels or (spec.kind == "schedule" and not spec.occurrences):
+        return 0, 0
+    params: dict[str, Any] = {"now": spec.now, "cid": spec.campaign_id, "topic": spec.topic,
+                              "fallback": spec.fallback_zone, "purpose": spec.consent,
+                              "implied": spec.implied_consent or spec.consent}
+    candidates = _candidates(spec, params)
+    days = values_table("d", ("zone", "local_date"),
+                        [(z, d.isoformat()) for z, d in spec.local_days], params)
+    held = f"{holdout_bucket_sql('p.id', spec.salt)} < {spec.holdout_threshold}"
+    statement = f"""
+    INSERT INTO delivery (person_id, channel, address, kind, purpose, text, choices, status,
+        due_at, dedupe_key, attempts, campaign_id, meta, created_at, updated_at, topic_key,
+        segment, anchor_event_id, step)
+    SELECT p.id, i.channel, i.address, 'nudge', :purpose, '', '[]',
+        CASE WHEN {held} THEN 'holdout' ELSE 'planned' END,
+        COALESCE(c.fire_at, :now),
+        'nudge:' || :cid || ':' || CAST(p.id AS TEXT) || ':' || c.period,
+        0, :cid, '{{}}', :now, :now,
+        CASE WHEN {held} THEN NULL
+             ELSE :topic || ':' || CAST(p.id AS TEXT) || ':'
+                  || COALESCE(c.local_date, d.local_date)
+        END,
+        pp.engagement || '.' || pp.performance, c.anchor, c.step
+    FROM {candidates}
+    JOIN person p ON p.id = c.pid
+    JOIN {PERSONA_TABLE} pp ON pp.person_id = p.id
+    JOIN {days} ON d.zone = COALESCE(p.time_zone, :fallback)
+    JOIN identity i ON i.id = ({_channel_choice(spec.channels)})
+    WHERE {_audience(spec, params)}
+    ON CONFLICT DO NOTHING
+    RETURNING status"""
+    statuses = session.execute(sql(statement, params)).scalars().all()
+    held_out = sum(1 for s in statuses if s == "holdout")
+    return len(statuses) - held_out, held_out
+
+
+def _candidates(spec: PlanSpec, params: dict[str, Any]) -> str:
+    if spec.kind == "schedule":
+        rows = [(o.zone, o.fire_at, o.local_date.isoformat()) for o in spec.occurrences]
+        zones = values_table("o", ("zone", "fire_at", "local_date"), rows, params)
+        return f"""(SELECT pz.id AS pid, CAST(NULL AS INTEGER) AS anchor, 0 AS step,
+                   o.fire_at AS fire_at, o.local_date AS local_date, o.local_date AS period
+              FROM person pz JOIN {zones} ON o.zone = COALESCE(pz.time_zone, :fallback)) c"""
+    steps = values_table("s", ("step", "hi", "lo"),
+                         [(s.step, s.hi, s.lo) for s in spec.steps], params)
+    params.update(anchor_type=spec.anchor_type)
+    return f"""(SELECT e.person_id AS pid, e.id AS anchor, s.step AS step,
+                   CAST(NULL AS TIMESTAMP) AS fire_at, CAST(NULL AS TEXT) AS local_date,
+                   CAST(e.id AS TEXT) || ':' || CAST(s.step AS TEXT) AS period
+              FROM learning_event e JOIN {steps} ON e.occurred_at <= s.hi AND e.occurred_at > s.lo
+              WHERE e.type = :anchor_type{_not_resolved(spec, params)}) c"""
+
+
+def _not_resolved(spec: PlanSpec, params: dict[str, Any]) -> str:
+    """No `missing` event since the anchor, and no `stop_on` event for the same thing."""
+    clauses = ""
+    if spec.missing_type:
+        params.update(missing_type=spec.missing_type)
+        same = " AND (e.ref IS NULL OR m.ref = e.ref)" if spec.match_ref else ""
+        clauses += f"""
+                AND NOT EXISTS (SELECT 1 FROM learning_event m WHERE m.person_id = e.person_id
+                    AND m.type = :missing_type AND m.occurred_at > e.occurred_at
+                    AND m.occurred_at <= :now{same})"""
+    if spec.stop_types:
+        params.update(stop_types=spec.stop_types)
+        clauses += """
+                AND NOT EXISTS (SELECT 1 FROM learning_event x WHERE x.person_id = e.person_id
+                    AND x.type IN :stop_types AND x.occurred_at > e.occurred_at
+                    AND x.occurred_at <= :now
+                    AND (e.ref IS NULL OR x.ref IS NULL OR x.ref = e.ref))"""
+    return clauses
+
+
+def _channel_choice(channels: tuple[str, ...]) -> str:
+    """The person's first reachable identity among the campaign's channels, in its order."""
+    for channel in channels:
+        if not channel.isidentifier():
+            raise ValueError(f"bad channel name {channel!r}")
+    listed = ", ".join(f"'{c}'" for c in channels)
+    rank = " ".join(f"WHEN '{c}' THEN {n}" for n, c in enumerate(channels))
+    return f"""SELECT ci.id FROM identity ci WHERE ci.person_id = p.id AND ci.reachable = TRUE
+              AND ci.channel IN ({listed}) ORDER BY CASE ci.channel {rank} END, ci.id LIMIT 1"""
+
+
+def _audience(spec: PlanSpec, params: dict[str, Any]) -> str:
+    clauses = ["p.role = 'student'", "p.erased_at IS NULL", consent_clause()]
+    columns = {"programs": "p.program", "grades": "p.grade", "cohorts": "p.cohort",
+               "engagement": "pp.engagement", "performance": "pp.performance"}
+    for name, column in columns.items():
+        values = spec.audience.get(name)
+        if values:
+            params[f"aud_{name}"] = values
+            clauses.append(f"{column} IN :aud_{name}")
+    return "\n      AND ".join(clauses)
+
+
+def consent_clause() -> str:
+    """The latest decision for the purpose; without one, the latest for the implied purpose."""
+    latest = """(SELECT cr.decision FROM consent_record cr WHERE cr.person_id = p.id
+        AND cr.purpose = {} ORDER BY cr.id DESC LIMIT 1)"""
+    return f"COALESCE({latest.format(':purpose')}, {latest.format(':implied')}) = 'granted'"

@@ -1,0 +1,111 @@
+"""The planner's SQL personas agree with the Python rules, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from scheduler.personas import Event, engagement_persona, performance_persona
+from storage.database import Database, create_db_engine
+from storage.migrate import upgrade
+from storage.persona_sql import persona_select
+from storage.sql_params import sql
+from storage.tables import LearningEvent, Person
+
+NOW = datetime(2026, 3, 3, 12, 0, tzinfo=UTC)
+TYPES = ("enrolled", "login", "class_attended", "class_missed", "assignment_assigned",
+         "assignment_submitted", "test_started", "test_completed", "milestone_due")
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    upgrade(database_url)
+    database = Database(create_db_engine(database_url))
+    yield database
+    database.close()
+
+
+def ev(kind: str, days: float, score: float | None = None) -> Event:
+    return Event(kind, NOW - timedelta(days=days), score=score)
+
+
+def classes(first: int, last: int, missed: frozenset[int] = frozenset()) -> list[Event]:
+    return [ev("class_missed" if d in missed else "class_attended", d)
+            for d in range(first, last - 1, -4)]
+
+
+VETERAN = [ev("enrolled", 120), *[ev("login", d) for d in range(100, 60, -5)]]
+EXAMPLES: dict[str, list[Event]] = {
+    "nothing": [],
+    "regular": [*VETERAN, *classes(57, 5), ev("class_missed", 1)],
+    "lapsed": [*VETERAN, *classes(57, 21), ev("class_missed", 17), ev("class_missed", 13)],
+    "two_misses": [*VETERAN, *classes(57, 9), ev("class_missed", 5), ev("class_missed", 1)],
+    "dropping": [*VETERAN, *classes(57, 1, missed=frozenset({13, 5}))],
+    "new": [ev("enrolled", 3), ev("login", 2), ev("class_attended", 1)],
+    "re_enrolled_veteran": [*VETERAN, *classes(40, 16), ev("enrolled", 2), ev("login", 1)],
+    "high": [*VETERAN, ev("login", 1), ev("test_completed", 9, 91), ev("test_completed", 3, 84)],
+    "low_scores": [*VETERAN, ev("login", 1), ev("test_completed", 5, 35)],
+    "low_submissions": [*VETERAN, ev("login", 1), *[ev("assignment_assigned", d) for d in
+                                                     (20, 15, 10, 5)],
+                        ev("assignment_submitted", 14)],
+    "future_ignored": [ev("enrolled", 30), ev("login", 20), ev("login", -1)],
+}
+
+
+def random_history(rng: random.Random) -> list[Event]:
+    events = []
+    for _ in range(rng.randint(0, 40)):
+        kind = rng.choice(TYPES)
+        score = float(rng.randint(0, 100)) if kind == "test_completed" else None
+        events.append(ev(kind, rng.randint(0, 120 * 24) / 24, score))
+    return events
+
+
+def store(db: Database, histories: dict[str, list[Event]]) -> dict[int, str]:
+    def write(session: object) -> dict[int, str]:
+        names = {}
+        for name, history in histories.items():
+            person = Person(role="student", display_name=name, created_at=NOW)
+            session.add(person)  # type: ignore[attr-defined]
+            session.flush()  # type: ignore[attr-defined]
+            names[person.id or 0] = name
+            for i, e in enumerate(history):
+                session.add(LearningEvent(  # type: ignore[attr-defined]
+                    event_id=f"{name}-{i}", person_id=person.id, type=e.type,
+                    occurred_at=e.at, score=e.score, created_at=NOW))
+        return names
+
+    return db.run_sync(write)
+
+
+def sql_personas(db: Database) -> dict[int, tuple[str, str]]:
+    params: dict[str, object] = {}
+    query = persona_select(NOW, params)
+    rows = db.run_sync(lambda s: s.execute(sql(query, params)).all())
+    return {pid: (eng, perf) for pid, eng, perf, _seen in rows}
+
+
+def test_sql_and_python_agree_on_example_histories(db: Database) -> None:
+    names = store(db, EXAMPLES)
+    found = sql_personas(db)
+    expected = {pid: (engagement_persona(EXAMPLES[n], NOW).value,
+                      performance_persona(EXAMPLES[n], NOW).value) for pid, n in names.items()}
+    assert found == expected
+    by_name = {names[pid]: persona for pid, persona in found.items()}
+    assert by_name["two_misses"][0] == "slipping" and by_name["lapsed"][0] == "lapsed"
+    assert by_name["high"][1] == "high" and by_name["low_submissions"][1] == "low"
+
+
+def test_sql_and_python_agree_on_random_histories(db: Database) -> None:
+    rng = random.Random(20261123)
+    histories = {f"r{i}": random_history(rng) for i in range(150)}
+    names = store(db, histories)
+    found = sql_personas(db)
+    for pid, name in names.items():
+        history = histories[name]
+        expected = (engagement_persona(history, NOW).value,
+                    performance_persona(history, NOW).value)
+        assert found[pid] == expected, name
