@@ -135,6 +135,31 @@ async def test_menu_follows_a_role_change(world: World) -> None:
     assert (key, "") not in world.emu.commands
 
 
+async def test_a_role_changed_elsewhere_reaches_the_menu_within_a_tick(world: World) -> None:
+    [uid] = chats(world, 1)
+    now = world.runtime.clock.now()
+    menus = world.runtime.extras["telegram_menus"]
+    await menus.sync_all()
+    assert await menus.sync_changes() == 0  # nothing changed since the last sync
+
+    def create(s: Any) -> int:
+        person = Person(display_name="Lu", role="mentor", locale="es", created_at=now)
+        s.add(person)
+        s.flush()
+        link_identity(s, person.id, "telegram", str(uid), now)
+        return int(person.id)
+
+    person_id = db(world, create)  # e.g. a CSV import in another process made a mentor
+    assert await menus.sync_changes() == 1
+    key = json.dumps({"type": "chat", "chat_id": uid}, sort_keys=True, separators=(",", ":"))
+    assert world.emu.commands[(key, "")][0]["command"] == "students"
+    db(world, lambda s: s.execute(update(Person).where(Person.id == person_id).values(
+        role="student")))
+    assert await menus.sync_changes() == 1
+    assert (key, "") not in world.emu.commands
+    assert "telegram-menus" in {job_id for job_id, _s, _t in world.runtime.ticker.jobs()}
+
+
 async def test_429_storm_loses_nothing_and_sends_nothing_twice(world: World) -> None:
     """The emulator allows 8/s overall while the bot paces at 25/s: 429s, all retried."""
     world.emu.limiter = RateLimiter(8, 1, True)

@@ -103,6 +103,9 @@ def _locale_lookup(runtime: Any) -> Any:
     return locale_of
 
 
+MENU_SYNC_SECONDS = 60.0  # how soon a role change made elsewhere reaches the menus
+
+
 def telegram_parts(runtime: Any, *, bot: Bot | None = None) -> ChannelParts:
     settings: Settings = runtime.settings
     tg = settings.telegram
@@ -116,6 +119,7 @@ def telegram_parts(runtime: Any, *, bot: Bot | None = None) -> ChannelParts:
     links = LinkMaker(settings, bot)
     poller = Poller(bot, processor) if tg.mode == "polling" else None
     runtime.extras.update(telegram_menus=menus, telegram_links=links, telegram_bot=bot)
+    runtime.ticker.add_job("telegram-menus", MENU_SYNC_SECONDS, menus.sync_changes)
     return ChannelParts(
         sender=sender,
         router=telegram_router(settings, processor, links),

@@ -57,6 +57,7 @@ class TelegramMenus:
     def __init__(self, bot: Bot, runtime: Any) -> None:
         self._bot = bot
         self._runtime = runtime
+        self._applied: dict[int, tuple[str, str | None]] = {}  # chat -> (menu, locale) set
 
     @property
     def _admins(self) -> set[int]:
@@ -70,11 +71,42 @@ class TelegramMenus:
             for code in translator.supported:
                 t = translator.for_locale(code)
                 await self._set(commands(STUDENT_MENU, t), scope, code)
+        staff = await self._staff()
+        for chat_id, (role, locale) in staff.items():
+            await self._set_chat(chat_id, role, locale)
+        self._applied = self._menus_of(staff)
+
+    async def sync_changes(self) -> int:
+        """Role changes made anywhere (an import, another process) reach the chats' menus
+        within a scheduler tick; a demoted person's chat loses its staff menu."""
+        staff = await self._staff()
+        wanted = self._menus_of(staff)
+        changed = {
+            c
+            for c in wanted.keys() | self._applied.keys()
+            if wanted.get(c) != self._applied.get(c)
+        }
+        for chat_id in changed:
+            role, locale = staff.get(chat_id, (None, None))
+            await self._set_chat(chat_id, role, locale)
+        self._applied = wanted
+        return len(changed)
+
+    async def _staff(self) -> dict[int, tuple[str | None, str | None]]:
         staff = await self._runtime.db.run(_staff_chats)
         for chat_id in self._admins - set(staff):
             staff[chat_id] = (None, None)
+        return staff
+
+    def _menus_of(
+        self, staff: dict[int, tuple[str | None, str | None]]
+    ) -> dict[int, tuple[str, str | None]]:
+        found = {}
         for chat_id, (role, locale) in staff.items():
-            await self._set_chat(chat_id, role, locale)
+            menu = self._menu_for(chat_id, role)
+            if menu is not None:
+                found[chat_id] = ("admin" if menu is ADMIN_MENU else "mentor", locale)
+        return found
 
     async def refresh_for(self, person_id: int) -> None:
         """Call after a role change: the person's chats get the menu their role has now."""
