@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime
@@ -104,6 +104,9 @@ class OptOut(SQLModel, table=True):
     updated_at: datetime = _utc(nullable=False)
 
 
+UNENGAGED_NUDGE = "kind = 'nudge' AND status = 'sent' AND engaged_at IS NULL"
+
+
 class Delivery(SQLModel, table=True):
     """The outbox: every outbound message is a row before it is sent."""
 
@@ -112,6 +115,14 @@ class Delivery(SQLModel, table=True):
         Index("ix_delivery_due", "status", "due_at"),
         Index("ix_delivery_person", "person_id", "created_at"),
         Index("uq_delivery_topic_key", "topic_key", unique=True),
+        # Every inbound message looks for the sender's unengaged nudges: keep that lookup small.
+        Index(
+            "ix_delivery_unengaged_nudge",
+            "person_id",
+            "sent_at",
+            sqlite_where=text(UNENGAGED_NUDGE),
+            postgresql_where=text(UNENGAGED_NUDGE),
+        ),
     )
     id: int | None = Field(default=None, primary_key=True)
     person_id: int | None = Field(default=None, foreign_key="person.id")
