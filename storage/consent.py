@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import bindparam, select, update
 from sqlmodel import Session
@@ -23,13 +24,12 @@ def current_consent(session: Session, person_id: int) -> dict[str, str]:
     return {purpose: decision for purpose, decision in rows}
 
 
-def consent_history(session: Session, person_id: int) -> list[ConsentRecord]:
-    statement = (
-        select(ConsentRecord)
-        .where(ConsentRecord.person_id == person_id)
-        .order_by(ConsentRecord.id)
-    )
-    return list(session.execute(statement).scalars())
+_HISTORY = select(_TABLE).where(_TABLE.c.person_id == bindparam("pid")).order_by(_TABLE.c.id)
+
+
+def consent_history(session: Session, person_id: int) -> list[Any]:
+    """The person's consent records, oldest first (rows with the record's columns)."""
+    return list(session.connection().execute(_HISTORY, {"pid": person_id}))
 
 
 def append_consent(

@@ -110,15 +110,21 @@ def link_identity(
     return True
 
 
-def identities_of(session: Session, person_id: int) -> list[Identity]:
-    return list(session.execute(select(Identity).where(Identity.person_id == person_id)).scalars())
+_IDENTITIES_OF = select(_IDENTITY).where(_IDENTITY.c.person_id == bindparam("pid"))
+_MESSAGES_OF = (
+    select(func.count())
+    .select_from(MessageLog.__table__)
+    .where(MessageLog.__table__.c.person_id == bindparam("pid"))
+)
+
+
+def identities_of(session: Session, person_id: int) -> list[Any]:
+    """The person's channel identities (rows with the identity's columns)."""
+    return list(session.connection().execute(_IDENTITIES_OF, {"pid": person_id}))
 
 
 def message_count(session: Session, person_id: int) -> int:
-    statement = (
-        select(func.count()).select_from(MessageLog).where(MessageLog.person_id == person_id)
-    )
-    return int(session.execute(statement).scalar() or 0)
+    return int(session.connection().execute(_MESSAGES_OF, {"pid": person_id}).scalar() or 0)
 
 
 def erase_personal_data(session: Session, person_id: int, now: datetime) -> None:
