@@ -41,11 +41,15 @@ class NudgeFacts:
 
 
 def choose_template(facts: NudgeFacts) -> Template:
-    engagement = Engagement(facts.segment.split(".")[0])
     band: Performance | None = None
     if facts.scenario in BANDED_SCENARIOS:
         band = score_band(facts.score) if facts.score is not None else Performance.MIDDLE
-    return pick_template(facts.scenario, engagement, band)
+    return _template_for(facts.scenario, facts.segment.split(".")[0], band)
+
+
+@lru_cache(maxsize=1024)
+def _template_for(scenario: str, engagement: str, band: Performance | None) -> Template:
+    return pick_template(scenario, Engagement(engagement), band)
 
 
 def template_params(facts: NudgeFacts, locale: str, link: str) -> dict[str, object]:

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
+from bot.i18n import Gettext
 from scheduler.campaigns import Campaign
 from scheduler.catalog import STREAK_MIN
 from scheduler.nudge_text import (
@@ -37,58 +38,54 @@ def render_planned(session: Session, planner: Planner, now: datetime, limit: int
     if not rows:
         return 0
     person_ids = {r.person_id for r in rows}
-    people = store.people_for(session, person_ids)
-    anchors = store.anchors_for(session, (r.anchor_event_id for r in rows))
     activity = store.activity_since(session, person_ids, now - ACTIVITY_LOOKBACK, now)
     # The last activity is the newest one fetched; ask the database only for the others.
     seen = {pid: times[-1] for pid, times in activity.items() if times}
     seen |= store.last_seen(session, person_ids - seen.keys(), now)
-    peers = store.peer_counts(session, _peer_keys(rows, anchors))
+    peers = store.peer_counts(session, _peer_keys(rows))
+    locales: dict[str | None, Gettext] = {}
     updates = []
     for row in rows:
         campaign = planner.by_id.get(row.campaign_id)
-        person = people[row.person_id]
-        anchor = anchors.get(row.anchor_event_id or -1)
         if campaign is None:  # removed from the file since planning
             updates.append(_update(row.id, now, "suppressed", row.due_at, None, {}, "no_campaign"))
             continue
-        facts = _facts(planner, campaign, row, person, anchor, activity, seen, peers)
-        updates.append(_rendered(planner, campaign, row, person, facts, activity, now))
+        if row.locale not in locales:  # resolving a locale parses it with Babel: once per batch
+            locales[row.locale] = planner.translator.for_locale(row.locale)
+        facts = _facts(planner, campaign, row, activity, seen, peers)
+        updates.append(_rendered(planner, campaign, row, locales[row.locale], facts, activity,
+                                 now))
     store.save_rendered(session, updates)
     return len(rows)
 
 
-def _peer_keys(rows: list[store.PlannedRow], anchors: dict[int, Any]) -> set[tuple[str, str]]:
-    keys = set()
-    for row in rows:
-        anchor = anchors.get(row.anchor_event_id or -1)
-        if anchor and anchor.ref and anchor.type in store.PEER_DONE:
-            keys.add((anchor.ref, anchor.type))
-    return keys
+def _peer_keys(rows: list[store.PlannedRow]) -> set[tuple[str, str]]:
+    return {(row.anchor_ref, row.anchor_type) for row in rows
+            if row.anchor_ref and row.anchor_type in store.PEER_DONE}
 
 
-def _facts(planner: Planner, campaign: Campaign, row: store.PlannedRow, person: Any,
-           anchor: Any, activity: dict[int, list[datetime]],
-           seen: dict[int, datetime], peers: dict[tuple[str, str], tuple[int, int]],
-           ) -> NudgeFacts:
-    zone = person.time_zone or planner.config.fallback_zone
-    fire = anchor.occurred_at + planner.fire_offset(campaign, row.step) if anchor else row.due_at
-    payload: dict[str, Any] = dict(anchor.payload) if anchor else {}
-    peer = peers.get((anchor.ref, anchor.type)) if anchor and anchor.ref else None
+def _facts(planner: Planner, campaign: Campaign, row: store.PlannedRow,
+           activity: dict[int, list[datetime]], seen: dict[int, datetime],
+           peers: dict[tuple[str, str], tuple[int, int]]) -> NudgeFacts:
+    zone = row.time_zone or planner.config.fallback_zone
+    anchor_at = row.anchor_at if row.anchor_type is not None else None
+    fire = anchor_at + planner.fire_offset(campaign, row.step) if anchor_at else row.due_at
+    payload: dict[str, Any] = (row.anchor_payload or {}) if anchor_at else {}
+    ref = row.anchor_ref if anchor_at else None
+    peer = peers.get((ref, row.anchor_type)) if ref else None  # type: ignore[arg-type]
     today = fire.astimezone(ZoneInfo(zone)).date()
     return NudgeFacts(
         scenario=campaign.scenario, segment=row.segment, zone=zone,
-        name=(person.display_name or "").split(" ")[0],
-        course=str(payload.get("course") or person.program or ""), fire_at=fire,
-        anchor_type=anchor.type if anchor else None,
-        anchor_at=anchor.occurred_at if anchor else None,
-        score=anchor.score if anchor else None,
-        class_title=str(payload.get("title") or (anchor.ref if anchor else "") or ""),
+        name=(row.display_name or "").split(" ")[0],
+        course=str(payload.get("course") or row.program or ""), fire_at=fire,
+        anchor_type=row.anchor_type if anchor_at else None, anchor_at=anchor_at,
+        score=row.anchor_score if anchor_at else None,
+        class_title=str(payload.get("title") or ref or ""),
         due_at=_parse_time(payload.get("due_at")), last_seen_at=seen.get(row.person_id),
         streak=streak_days(activity.get(row.person_id, []), zone, today), peers=peer)
 
 
-def _rendered(planner: Planner, campaign: Campaign, row: store.PlannedRow, person: Any,
+def _rendered(planner: Planner, campaign: Campaign, row: store.PlannedRow, t: Gettext,
               facts: NudgeFacts, activity: dict[int, list[datetime]],
               now: datetime) -> dict[str, Any]:
     expires = facts.fire_at + campaign.expires_after
@@ -99,7 +96,6 @@ def _rendered(planner: Planner, campaign: Campaign, row: store.PlannedRow, perso
         history = [Event("login", at) for at in activity.get(row.person_id, [])]
         due = within_active_hours(due, expires, facts.zone, active_hours(history, facts.zone))
     template = choose_template(facts)
-    t = planner.translator.for_locale(person.locale)
     link = tracked_url(planner.config.public_url,
                        make_link_token(row.id, planner.config.link_secret))
     target = utm_target(planner.config.link_base, channel=row.channel, campaign=campaign.id,

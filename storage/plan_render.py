@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlmodel import Session
 
 from scheduler.personas import ACTIVITY_EVENTS
@@ -20,6 +20,8 @@ PEER_DONE = {"assignment_assigned": "assignment_submitted", "test_started": "tes
 
 @dataclass(frozen=True, slots=True)
 class PlannedRow:
+    """A planned delivery with what rendering reads of its person and its anchor event."""
+
     id: int
     person_id: int
     campaign_id: str
@@ -28,33 +30,40 @@ class PlannedRow:
     anchor_event_id: int | None
     step: int
     due_at: datetime
+    display_name: str | None
+    locale: str | None
+    time_zone: str | None
+    program: str | None
+    anchor_type: str | None  # the anchor event's fields: all None without one
+    anchor_at: datetime | None
+    anchor_ref: str | None
+    anchor_score: float | None
+    anchor_payload: dict[str, Any] | None
 
 
 def claim_planned(session: Session, limit: int) -> list[PlannedRow]:
-    """Planned rows to render; on PostgreSQL parallel renderers take disjoint batches."""
-    query = (select(Delivery.id, Delivery.person_id, Delivery.campaign_id, Delivery.channel,
-                    Delivery.segment, Delivery.anchor_event_id, Delivery.step, Delivery.due_at)
-             .where(Delivery.status == "planned").order_by(Delivery.id).limit(limit))
+    """Planned rows to render, joined with their person and anchor event in one query.
+
+    The batch is chosen in a subquery, so the joins run for its rows only; on PostgreSQL
+    parallel renderers lock and take disjoint batches.
+    """
+    d, p, e = _tables()
+    batch = select(d.c.id).where(d.c.status == "planned").order_by(d.c.id).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    return [PlannedRow(*row) for row in session.execute(query).all()]
+        batch = batch.with_for_update(skip_locked=True)
+    query = (select(d.c.id, d.c.person_id, d.c.campaign_id, d.c.channel, d.c.segment,
+                    d.c.anchor_event_id, d.c.step, d.c.due_at, p.c.display_name, p.c.locale,
+                    p.c.time_zone, p.c.program, e.c.type, e.c.occurred_at, e.c.ref, e.c.score,
+                    e.c.payload)
+             .select_from(d.join(p, p.c.id == d.c.person_id)
+                          .outerjoin(e, e.c.id == d.c.anchor_event_id))
+             .where(d.c.id.in_(batch.scalar_subquery())).order_by(d.c.id))
+    # Core rows, not the ORM's loading machinery: a batch is thousands of rows.
+    return [PlannedRow(*row) for row in session.connection().execute(query)]
 
 
-def people_for(session: Session, ids: Iterable[int]) -> dict[int, Any]:
-    """Rows (not ORM objects: a batch is thousands) with the person's rendering fields."""
-    query = select(Person.id, Person.display_name, Person.locale, Person.time_zone,
-                   Person.program, Person.cohort).where(Person.id.in_(set(ids)))  # type: ignore[union-attr]
-    return {row.id: row for row in session.execute(query)}
-
-
-def anchors_for(session: Session, ids: Iterable[int | None]) -> dict[int, Any]:
-    wanted = {i for i in ids if i is not None}
-    if not wanted:
-        return {}
-    query = select(LearningEvent.id, LearningEvent.type, LearningEvent.occurred_at,
-                   LearningEvent.ref, LearningEvent.score, LearningEvent.payload).where(
-        LearningEvent.id.in_(wanted))  # type: ignore[union-attr]
-    return {row.id: row for row in session.execute(query)}
+def _tables() -> tuple[Table, Table, Table]:
+    return Delivery.__table__, Person.__table__, LearningEvent.__table__  # type: ignore[return-value]
 
 
 def activity_since(session: Session, person_ids: Iterable[int], since: datetime,
@@ -66,7 +75,7 @@ def activity_since(session: Session, person_ids: Iterable[int], since: datetime,
                     LearningEvent.occurred_at > since, LearningEvent.occurred_at <= until)
              .order_by(LearningEvent.person_id, LearningEvent.occurred_at))
     found: dict[int, list[datetime]] = defaultdict(list)
-    for person_id, at in session.execute(query):
+    for person_id, at in session.connection().execute(query):
         found[person_id].append(at)
     return found
 
@@ -78,7 +87,7 @@ def last_seen(session: Session, person_ids: Iterable[int],
                     LearningEvent.type.in_(sorted(ACTIVITY_EVENTS)),  # type: ignore[attr-defined]
                     LearningEvent.occurred_at <= until)
              .group_by(LearningEvent.person_id))
-    return {pid: at for pid, at in session.execute(query)}
+    return {pid: at for pid, at in session.connection().execute(query)}
 
 
 def peer_counts(session: Session, wanted: set[tuple[str, str]]
@@ -96,7 +105,7 @@ def peer_counts(session: Session, wanted: set[tuple[str, str]]
              .where(LearningEvent.ref.in_({r for r, _t in wanted}),  # type: ignore[union-attr]
                     LearningEvent.type.in_(types))  # type: ignore[attr-defined]
              .group_by(LearningEvent.ref, LearningEvent.type))
-    counts = {(r, t): n for r, t, n in session.execute(query)}
+    counts = {(r, t): n for r, t, n in session.connection().execute(query)}
     return {(r, t): (counts.get((r, PEER_DONE[t]), 0), counts.get((r, t), 0) - 1)
             for r, t in wanted}
 
