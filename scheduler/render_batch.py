@@ -26,6 +26,7 @@ from scheduler.nudge_text import (
 from scheduler.personas import Event, active_hours
 from scheduler.tracking import make_link_token, tracked_url, utm_target
 from storage import plan_render as store
+from storage.plan_render import RenderedRow as Rendered
 
 if TYPE_CHECKING:
     from scheduler.planner import Planner
@@ -48,14 +49,13 @@ def render_planned(session: Session, planner: Planner, now: datetime, limit: int
     for row in rows:
         campaign = planner.by_id.get(row.campaign_id)
         if campaign is None:  # removed from the file since planning
-            updates.append(_update(row.id, now, "suppressed", row.due_at, None, {}, "no_campaign"))
+            updates.append(Rendered(row.id, "suppressed", "", row.due_at, None, {}, "no_campaign"))
             continue
         if row.locale not in locales:  # resolving a locale parses it with Babel: once per batch
             locales[row.locale] = planner.translator.for_locale(row.locale)
         facts = _facts(planner, campaign, row, activity, seen, peers)
-        updates.append(_rendered(planner, campaign, row, locales[row.locale], facts, activity,
-                                 now))
-    store.save_rendered(session, updates)
+        updates.append(_rendered(planner, campaign, row, locales[row.locale], facts, activity))
+    store.save_rendered(session, updates, now)
     return len(rows)
 
 
@@ -86,11 +86,10 @@ def _facts(planner: Planner, campaign: Campaign, row: store.PlannedRow,
 
 
 def _rendered(planner: Planner, campaign: Campaign, row: store.PlannedRow, t: Gettext,
-              facts: NudgeFacts, activity: dict[int, list[datetime]],
-              now: datetime) -> dict[str, Any]:
+              facts: NudgeFacts, activity: dict[int, list[datetime]]) -> Rendered:
     expires = facts.fire_at + campaign.expires_after
     if campaign.scenario == "streak" and facts.streak < STREAK_MIN:
-        return _update(row.id, now, "skipped", facts.fire_at, expires, {}, "streak_below_min")
+        return Rendered(row.id, "skipped", "", facts.fire_at, expires, {}, "streak_below_min")
     due = facts.fire_at
     if not campaign.trigger.schedule:
         history = [Event("login", at) for at in activity.get(row.person_id, [])]
@@ -104,14 +103,7 @@ def _rendered(planner: Planner, campaign: Campaign, row: store.PlannedRow, t: Ge
     meta = {"template": template.key, "priority": campaign.priority, "locale": t.locale,
             "cap_exempt": campaign.cap_exempt, "link": link, "target": target,
             "button": bool(template.button_msgid)}
-    return _update(row.id, now, "pending", due, expires, meta, None, text)
-
-
-def _update(delivery_id: int, now: datetime, status: str, due: datetime,
-            expires: datetime | None, meta: dict[str, Any], error: str | None,
-            text: str = "") -> dict[str, Any]:
-    return {"b_id": delivery_id, "b_status": status, "b_text": text, "b_due": due,
-            "b_expires": expires, "b_meta": meta, "b_error": error, "b_now": now}
+    return Rendered(row.id, "pending", text, due, expires, meta, None)
 
 
 def _parse_time(value: object) -> datetime | None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
 
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import ColumnElement, String, Table, bindparam, func, select, type_coerce, update
 from sqlmodel import Session
 
 from scheduler.personas import ACTIVITY_EVENTS
@@ -52,14 +53,32 @@ def claim_planned(session: Session, limit: int) -> list[PlannedRow]:
     if session.get_bind().dialect.name == "postgresql":
         batch = batch.with_for_update(skip_locked=True)
     query = (select(d.c.id, d.c.person_id, d.c.campaign_id, d.c.channel, d.c.segment,
-                    d.c.anchor_event_id, d.c.step, d.c.due_at, p.c.display_name, p.c.locale,
-                    p.c.time_zone, p.c.program, e.c.type, e.c.occurred_at, e.c.ref, e.c.score,
-                    e.c.payload)
+                    d.c.anchor_event_id, d.c.step, _raw(d.c.due_at), p.c.display_name,
+                    p.c.locale, p.c.time_zone, p.c.program, e.c.type, _raw(e.c.occurred_at),
+                    e.c.ref, e.c.score, e.c.payload)
              .select_from(d.join(p, p.c.id == d.c.person_id)
                           .outerjoin(e, e.c.id == d.c.anchor_event_id))
              .where(d.c.id.in_(batch.scalar_subquery())).order_by(d.c.id))
     # Core rows, not the ORM's loading machinery: a batch is thousands of rows.
-    return [PlannedRow(*row) for row in session.connection().execute(query)]
+    return [PlannedRow(*row[:7], read_instant(row[7]), *row[8:13], read_instant(row[13]),
+                       *row[14:]) for row in session.connection().execute(query).all()]
+
+
+def read_instant(value: str | datetime | None) -> datetime | None:
+    """An aware UTC instant from a raw `UTCDateTime` value (SQLite text or a naive datetime).
+
+    `fromisoformat` reads SQLite's "YYYY-MM-DD HH:MM:SS.ffffff" several times faster than
+    the dialect's regular expression; rendering reads millions of them.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC)
+
+
+def _raw(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    return type_coerce(column, String)  # no result processing: read_instant parses it
 
 
 def _tables() -> tuple[Table, Table, Table]:
@@ -69,14 +88,14 @@ def _tables() -> tuple[Table, Table, Table]:
 def activity_since(session: Session, person_ids: Iterable[int], since: datetime,
                    until: datetime) -> dict[int, list[datetime]]:
     """Activity times per person in (since, until], oldest first (active hours, streaks)."""
-    query = (select(LearningEvent.person_id, LearningEvent.occurred_at)
-             .where(LearningEvent.person_id.in_(set(person_ids)),  # type: ignore[attr-defined]
-                    LearningEvent.type.in_(sorted(ACTIVITY_EVENTS)),  # type: ignore[attr-defined]
-                    LearningEvent.occurred_at > since, LearningEvent.occurred_at <= until)
-             .order_by(LearningEvent.person_id, LearningEvent.occurred_at))
+    e = LearningEvent.__table__.c
+    query = (select(e.person_id, _raw(e.occurred_at))
+             .where(e.person_id.in_(set(person_ids)), e.type.in_(sorted(ACTIVITY_EVENTS)),
+                    e.occurred_at > since, e.occurred_at <= until)
+             .order_by(e.person_id, e.occurred_at))
     found: dict[int, list[datetime]] = defaultdict(list)
-    for person_id, at in session.connection().execute(query):
-        found[person_id].append(at)
+    for person_id, at in session.connection().execute(query).all():  # one fetch, not per row
+        found[person_id].append(read_instant(at))
     return found
 
 
@@ -110,13 +129,47 @@ def peer_counts(session: Session, wanted: set[tuple[str, str]]
             for r, t in wanted}
 
 
-def save_rendered(session: Session, updates: Sequence[dict[str, Any]]) -> None:
-    """Each update: b_id, b_status, b_text, b_due, b_expires, b_meta, b_error."""
-    if not updates:
+class RenderedRow(NamedTuple):
+    """What rendering decided for one planned delivery."""
+
+    id: int
+    status: str
+    text: str
+    due_at: datetime
+    expires_at: datetime | None
+    meta: dict[str, Any]
+    error: str | None
+
+
+def save_rendered(session: Session, rows: Sequence[RenderedRow], now: datetime) -> None:
+    if not rows:
+        return
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        # Straight to the driver: SQLAlchemy's per-row parameter processing cost more than
+        # SQLite's update itself. Values are stored exactly as UTCDateTime and JSON store them.
+        stamp = _sqlite_instant(now)
+        connection.exec_driver_sql(_SQLITE_SAVE, [
+            (r.status, r.text, _sqlite_instant(r.due_at), _sqlite_instant(r.expires_at),
+             json.dumps(r.meta), r.error, stamp, r.id) for r in rows])
         return
     statement = (update(Delivery).where(Delivery.id == bindparam("b_id"))
                  .values(status=bindparam("b_status"), text=bindparam("b_text"),
                          due_at=bindparam("b_due"), expires_at=bindparam("b_expires"),
                          meta=bindparam("b_meta"), error=bindparam("b_error"),
                          updated_at=bindparam("b_now")))
-    session.connection().execute(statement, list(updates))
+    connection.execute(statement, [
+        {"b_id": r.id, "b_status": r.status, "b_text": r.text, "b_due": r.due_at,
+         "b_expires": r.expires_at, "b_meta": r.meta, "b_error": r.error, "b_now": now}
+        for r in rows])
+
+
+_SQLITE_SAVE = ("UPDATE delivery SET status = ?, text = ?, due_at = ?, expires_at = ?, meta = ?,"
+                " error = ?, updated_at = ? WHERE id = ?")
+
+
+def _sqlite_instant(moment: datetime | None) -> str | None:
+    """The text UTCDateTime stores on SQLite: naive UTC, "YYYY-MM-DD HH:MM:SS.ffffff"."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
