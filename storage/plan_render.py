@@ -68,12 +68,12 @@ def read_instant(value: str | datetime | None) -> datetime | None:
     """An aware UTC instant from a raw `UTCDateTime` value (SQLite text or a naive datetime).
 
     `fromisoformat` reads SQLite's "YYYY-MM-DD HH:MM:SS.ffffff" several times faster than
-    the dialect's regular expression; rendering reads millions of them.
+    the dialect's regular expression, and UTC is read along; rendering reads millions.
     """
     if value is None:
         return None
     if isinstance(value, str):
-        value = datetime.fromisoformat(value)
+        return datetime.fromisoformat(value + "+00:00")  # much cheaper than .replace(tzinfo=)
     return value.replace(tzinfo=UTC)
 
 
