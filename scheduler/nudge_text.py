@@ -7,7 +7,7 @@ person's usual active hours when their history shows them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -101,13 +101,11 @@ def within_active_hours(fire_at: datetime, expires_at: datetime, zone: str,
     return moved if moved < expires_at else fire_at
 
 
-def streak_days(activity: Iterable[datetime], zone: str, today: date) -> int:
+def streak_days(active_days: Collection[date], today: date) -> int:
     """Consecutive local days with activity, ending today (or yesterday if not yet today)."""
-    tz = ZoneInfo(zone)
-    days = {moment.astimezone(tz).date() for moment in activity}
-    day = today if today in days else today - timedelta(days=1)
+    day = today if today in active_days else today - timedelta(days=1)
     count = 0
-    while day in days:
+    while day in active_days:
         count += 1
         day -= timedelta(days=1)
     return count

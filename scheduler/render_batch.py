@@ -6,6 +6,7 @@ anchor events, recent activity (active hours, streaks), classmates' progress (so
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -23,7 +24,7 @@ from scheduler.nudge_text import (
     template_params,
     within_active_hours,
 )
-from scheduler.personas import Event, active_hours
+from scheduler.personas import ACTIVE_HOURS_MAX_POINTS, hours_window
 from scheduler.tracking import make_link_token, tracked_url, utm_target
 from storage import plan_render as store
 from storage.plan_render import RenderedRow as Rendered
@@ -53,8 +54,10 @@ def render_planned(session: Session, planner: Planner, now: datetime, limit: int
             continue
         if row.locale not in locales:  # resolving a locale parses it with Babel: once per batch
             locales[row.locale] = planner.translator.for_locale(row.locale)
-        facts = _facts(planner, campaign, row, activity, seen, peers)
-        updates.append(_rendered(planner, campaign, row, locales[row.locale], facts, activity))
+        zone = row.time_zone or planner.config.fallback_zone
+        local = _local_times(activity.get(row.person_id, ()), zone)
+        facts = _facts(planner, campaign, row, zone, local, seen, peers)
+        updates.append(_rendered(planner, campaign, row, locales[row.locale], facts, local))
     store.save_rendered(session, updates, now)
     return len(rows)
 
@@ -64,10 +67,15 @@ def _peer_keys(rows: list[store.PlannedRow]) -> set[tuple[str, str]]:
             if row.anchor_ref and row.anchor_type in store.PEER_DONE}
 
 
-def _facts(planner: Planner, campaign: Campaign, row: store.PlannedRow,
-           activity: dict[int, list[datetime]], seen: dict[int, datetime],
+def _local_times(activity: Sequence[datetime], zone: str) -> list[datetime]:
+    """The person's recent activity in their zone, oldest first: streaks and active hours."""
+    tz = ZoneInfo(zone)
+    return [moment.astimezone(tz) for moment in activity]
+
+
+def _facts(planner: Planner, campaign: Campaign, row: store.PlannedRow, zone: str,
+           local: list[datetime], seen: dict[int, datetime],
            peers: dict[tuple[str, str], tuple[int, int]]) -> NudgeFacts:
-    zone = row.time_zone or planner.config.fallback_zone
     anchor_at = row.anchor_at if row.anchor_type is not None else None
     fire = anchor_at + planner.fire_offset(campaign, row.step) if anchor_at else row.due_at
     payload: dict[str, Any] = (row.anchor_payload or {}) if anchor_at else {}
@@ -82,18 +90,18 @@ def _facts(planner: Planner, campaign: Campaign, row: store.PlannedRow,
         score=row.anchor_score if anchor_at else None,
         class_title=str(payload.get("title") or ref or ""),
         due_at=_parse_time(payload.get("due_at")), last_seen_at=seen.get(row.person_id),
-        streak=streak_days(activity.get(row.person_id, []), zone, today), peers=peer)
+        streak=streak_days({moment.date() for moment in local}, today), peers=peer)
 
 
 def _rendered(planner: Planner, campaign: Campaign, row: store.PlannedRow, t: Gettext,
-              facts: NudgeFacts, activity: dict[int, list[datetime]]) -> Rendered:
+              facts: NudgeFacts, local: list[datetime]) -> Rendered:
     expires = facts.fire_at + campaign.expires_after
     if campaign.scenario == "streak" and facts.streak < STREAK_MIN:
         return Rendered(row.id, "skipped", "", facts.fire_at, expires, {}, "streak_below_min")
     due = facts.fire_at
     if not campaign.trigger.schedule:
-        history = [Event("login", at) for at in activity.get(row.person_id, [])]
-        due = within_active_hours(due, expires, facts.zone, active_hours(history, facts.zone))
+        hours = hours_window([moment.hour for moment in local[-ACTIVE_HOURS_MAX_POINTS:]])
+        due = within_active_hours(due, expires, facts.zone, hours)
     template = choose_template(facts)
     link = tracked_url(planner.config.public_url,
                        make_link_token(row.id, planner.config.link_secret))

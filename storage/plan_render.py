@@ -172,4 +172,4 @@ def _sqlite_instant(moment: datetime | None) -> str | None:
     """The text UTCDateTime stores on SQLite: naive UTC, "YYYY-MM-DD HH:MM:SS.ffffff"."""
     if moment is None:
         return None
-    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    return moment.astimezone(UTC).isoformat(" ", "microseconds")[:-6]  # without "+00:00"
