@@ -49,7 +49,10 @@ def claim_planned(session: Session, limit: int) -> list[PlannedRow]:
     parallel renderers lock and take disjoint batches.
     """
     d, p, e = _tables()
-    batch = select(d.c.id).where(d.c.status == "planned").order_by(d.c.id).limit(limit)
+    # In the order of the (status, due_at) index: the batch is its first `limit` entries, with
+    # no sort of every planned row (ties, all event nudges, come in id order).
+    batch = (select(d.c.id).where(d.c.status == "planned").order_by(d.c.due_at, d.c.id)
+             .limit(limit))
     if session.get_bind().dialect.name == "postgresql":
         batch = batch.with_for_update(skip_locked=True)
     query = (select(d.c.id, d.c.person_id, d.c.campaign_id, d.c.channel, d.c.segment,
@@ -58,7 +61,7 @@ def claim_planned(session: Session, limit: int) -> list[PlannedRow]:
                     e.c.ref, e.c.score, e.c.payload)
              .select_from(d.join(p, p.c.id == d.c.person_id)
                           .outerjoin(e, e.c.id == d.c.anchor_event_id))
-             .where(d.c.id.in_(batch.scalar_subquery())).order_by(d.c.id))
+             .where(d.c.id.in_(batch.scalar_subquery())).order_by(d.c.due_at, d.c.id))
     # Core rows, not the ORM's loading machinery: a batch is thousands of rows.
     return [PlannedRow(*row[:7], read_instant(row[7]), *row[8:13], read_instant(row[13]),
                        *row[14:]) for row in session.connection().execute(query).all()]
