@@ -19,6 +19,7 @@ import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
 from bot.i18n import N_, N_plural
 from scheduler.personas import Engagement, Performance
@@ -331,13 +332,22 @@ def _translate(msg: Msg, params: Mapping[str, object], gettext: Gettext,
 def _fill(text: str, params: Mapping[str, object], key: str) -> str:
     """str.format restricted to plain named fields, so a translation cannot reach attributes."""
     out: list[str] = []
-    for literal, field, spec, conversion in string.Formatter().parse(text):
+    for literal, field, spec in _fields(text, key):
         out.append(literal)
         if field is None:
             continue
-        if not field.isidentifier() or conversion:
-            raise ValueError(f"template {key}: unsupported placeholder {{{field}}}")
         if field not in params:
             raise KeyError(f"template {key} needs the param {field!r}")
-        out.append(format(params[field], spec or ""))
+        out.append(format(params[field], spec))
     return "".join(out)
+
+
+@lru_cache(maxsize=4096)
+def _fields(text: str, key: str) -> tuple[tuple[str, str | None, str], ...]:
+    """(literal, field, format spec) parts of a translated text, parsed once per text."""
+    parts = []
+    for literal, field, spec, conversion in string.Formatter().parse(text):
+        if field is not None and (not field.isidentifier() or conversion):
+            raise ValueError(f"template {key}: unsupported placeholder {{{field}}}")
+        parts.append((literal, field, spec or ""))
+    return tuple(parts)

@@ -7,7 +7,7 @@ person's usual active hours when their history shows them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -41,11 +41,15 @@ class NudgeFacts:
 
 
 def choose_template(facts: NudgeFacts) -> Template:
-    engagement = Engagement(facts.segment.split(".")[0])
     band: Performance | None = None
     if facts.scenario in BANDED_SCENARIOS:
         band = score_band(facts.score) if facts.score is not None else Performance.MIDDLE
-    return pick_template(facts.scenario, engagement, band)
+    return _template_for(facts.scenario, facts.segment.split(".")[0], band)
+
+
+@lru_cache(maxsize=1024)
+def _template_for(scenario: str, engagement: str, band: Performance | None) -> Template:
+    return pick_template(scenario, Engagement(engagement), band)
 
 
 def template_params(facts: NudgeFacts, locale: str, link: str) -> dict[str, object]:
@@ -97,13 +101,11 @@ def within_active_hours(fire_at: datetime, expires_at: datetime, zone: str,
     return moved if moved < expires_at else fire_at
 
 
-def streak_days(activity: Iterable[datetime], zone: str, today: date) -> int:
+def streak_days(active_days: Collection[date], today: date) -> int:
     """Consecutive local days with activity, ending today (or yesterday if not yet today)."""
-    tz = ZoneInfo(zone)
-    days = {moment.astimezone(tz).date() for moment in activity}
-    day = today if today in days else today - timedelta(days=1)
+    day = today if today in active_days else today - timedelta(days=1)
     count = 0
-    while day in days:
+    while day in active_days:
         count += 1
         day -= timedelta(days=1)
     return count

@@ -206,7 +206,13 @@ def active_hours(events: Iterable[Event], tz: str | tzinfo) -> tuple[int, int] |
     """
     zone = ZoneInfo(tz) if isinstance(tz, str) else tz
     activity = sorted((e for e in events if e.type in ACTIVITY_EVENTS), key=lambda e: _utc(e.at))
-    hours = [_utc(e.at).astimezone(zone).hour for e in activity[-ACTIVE_HOURS_MAX_POINTS:]]
+    latest = activity[-ACTIVE_HOURS_MAX_POINTS:]
+    return hours_window([_utc(e.at).astimezone(zone).hour for e in latest])
+
+
+def hours_window(hours: Sequence[int]) -> tuple[int, int] | None:
+    """`active_hours` from the local hours of the latest activity, oldest first (at most
+    ACTIVE_HOURS_MAX_POINTS): for callers that already hold local times."""
     if len(hours) < ACTIVE_HOURS_MIN_POINTS:
         return None
     shift = _start_after_largest_gap(hours)

@@ -6,12 +6,14 @@ anchor events, recent activity (active hours, streaks), classmates' progress (so
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
+from bot.i18n import Gettext
 from scheduler.campaigns import Campaign
 from scheduler.catalog import STREAK_MIN
 from scheduler.nudge_text import (
@@ -22,9 +24,10 @@ from scheduler.nudge_text import (
     template_params,
     within_active_hours,
 )
-from scheduler.personas import Event, active_hours
+from scheduler.personas import ACTIVE_HOURS_MAX_POINTS, hours_window
 from scheduler.tracking import make_link_token, tracked_url, utm_target
 from storage import plan_render as store
+from storage.plan_render import RenderedRow as Rendered
 
 if TYPE_CHECKING:
     from scheduler.planner import Planner
@@ -37,69 +40,69 @@ def render_planned(session: Session, planner: Planner, now: datetime, limit: int
     if not rows:
         return 0
     person_ids = {r.person_id for r in rows}
-    people = store.people_for(session, person_ids)
-    anchors = store.anchors_for(session, (r.anchor_event_id for r in rows))
     activity = store.activity_since(session, person_ids, now - ACTIVITY_LOOKBACK, now)
     # The last activity is the newest one fetched; ask the database only for the others.
     seen = {pid: times[-1] for pid, times in activity.items() if times}
     seen |= store.last_seen(session, person_ids - seen.keys(), now)
-    peers = store.peer_counts(session, _peer_keys(rows, anchors))
+    peers = store.peer_counts(session, _peer_keys(rows))
+    locales: dict[str | None, Gettext] = {}
     updates = []
     for row in rows:
         campaign = planner.by_id.get(row.campaign_id)
-        person = people[row.person_id]
-        anchor = anchors.get(row.anchor_event_id or -1)
         if campaign is None:  # removed from the file since planning
-            updates.append(_update(row.id, now, "suppressed", row.due_at, None, {}, "no_campaign"))
+            updates.append(Rendered(row.id, "suppressed", "", row.due_at, None, {}, "no_campaign"))
             continue
-        facts = _facts(planner, campaign, row, person, anchor, activity, seen, peers)
-        updates.append(_rendered(planner, campaign, row, person, facts, activity, now))
-    store.save_rendered(session, updates)
+        if row.locale not in locales:  # resolving a locale parses it with Babel: once per batch
+            locales[row.locale] = planner.translator.for_locale(row.locale)
+        zone = row.time_zone or planner.config.fallback_zone
+        local = _local_times(activity.get(row.person_id, ()), zone)
+        facts = _facts(planner, campaign, row, zone, local, seen, peers)
+        updates.append(_rendered(planner, campaign, row, locales[row.locale], facts, local))
+    store.save_rendered(session, updates, now)
     return len(rows)
 
 
-def _peer_keys(rows: list[store.PlannedRow], anchors: dict[int, Any]) -> set[tuple[str, str]]:
-    keys = set()
-    for row in rows:
-        anchor = anchors.get(row.anchor_event_id or -1)
-        if anchor and anchor.ref and anchor.type in store.PEER_DONE:
-            keys.add((anchor.ref, anchor.type))
-    return keys
+def _peer_keys(rows: list[store.PlannedRow]) -> set[tuple[str, str]]:
+    return {(row.anchor_ref, row.anchor_type) for row in rows
+            if row.anchor_ref and row.anchor_type in store.PEER_DONE}
 
 
-def _facts(planner: Planner, campaign: Campaign, row: store.PlannedRow, person: Any,
-           anchor: Any, activity: dict[int, list[datetime]],
-           seen: dict[int, datetime], peers: dict[tuple[str, str], tuple[int, int]],
-           ) -> NudgeFacts:
-    zone = person.time_zone or planner.config.fallback_zone
-    fire = anchor.occurred_at + planner.fire_offset(campaign, row.step) if anchor else row.due_at
-    payload: dict[str, Any] = dict(anchor.payload) if anchor else {}
-    peer = peers.get((anchor.ref, anchor.type)) if anchor and anchor.ref else None
+def _local_times(activity: Sequence[datetime], zone: str) -> list[datetime]:
+    """The person's recent activity in their zone, oldest first: streaks and active hours."""
+    tz = ZoneInfo(zone)
+    return [moment.astimezone(tz) for moment in activity]
+
+
+def _facts(planner: Planner, campaign: Campaign, row: store.PlannedRow, zone: str,
+           local: list[datetime], seen: dict[int, datetime],
+           peers: dict[tuple[str, str], tuple[int, int]]) -> NudgeFacts:
+    anchor_at = row.anchor_at if row.anchor_type is not None else None
+    fire = anchor_at + planner.fire_offset(campaign, row.step) if anchor_at else row.due_at
+    payload: dict[str, Any] = (row.anchor_payload or {}) if anchor_at else {}
+    ref = row.anchor_ref if anchor_at else None
+    peer = peers.get((ref, row.anchor_type)) if ref else None  # type: ignore[arg-type]
     today = fire.astimezone(ZoneInfo(zone)).date()
     return NudgeFacts(
         scenario=campaign.scenario, segment=row.segment, zone=zone,
-        name=(person.display_name or "").split(" ")[0],
-        course=str(payload.get("course") or person.program or ""), fire_at=fire,
-        anchor_type=anchor.type if anchor else None,
-        anchor_at=anchor.occurred_at if anchor else None,
-        score=anchor.score if anchor else None,
-        class_title=str(payload.get("title") or (anchor.ref if anchor else "") or ""),
+        name=(row.display_name or "").split(" ")[0],
+        course=str(payload.get("course") or row.program or ""), fire_at=fire,
+        anchor_type=row.anchor_type if anchor_at else None, anchor_at=anchor_at,
+        score=row.anchor_score if anchor_at else None,
+        class_title=str(payload.get("title") or ref or ""),
         due_at=_parse_time(payload.get("due_at")), last_seen_at=seen.get(row.person_id),
-        streak=streak_days(activity.get(row.person_id, []), zone, today), peers=peer)
+        streak=streak_days({moment.date() for moment in local}, today), peers=peer)
 
 
-def _rendered(planner: Planner, campaign: Campaign, row: store.PlannedRow, person: Any,
-              facts: NudgeFacts, activity: dict[int, list[datetime]],
-              now: datetime) -> dict[str, Any]:
+def _rendered(planner: Planner, campaign: Campaign, row: store.PlannedRow, t: Gettext,
+              facts: NudgeFacts, local: list[datetime]) -> Rendered:
     expires = facts.fire_at + campaign.expires_after
     if campaign.scenario == "streak" and facts.streak < STREAK_MIN:
-        return _update(row.id, now, "skipped", facts.fire_at, expires, {}, "streak_below_min")
+        return Rendered(row.id, "skipped", "", facts.fire_at, expires, {}, "streak_below_min")
     due = facts.fire_at
     if not campaign.trigger.schedule:
-        history = [Event("login", at) for at in activity.get(row.person_id, [])]
-        due = within_active_hours(due, expires, facts.zone, active_hours(history, facts.zone))
+        hours = hours_window([moment.hour for moment in local[-ACTIVE_HOURS_MAX_POINTS:]])
+        due = within_active_hours(due, expires, facts.zone, hours)
     template = choose_template(facts)
-    t = planner.translator.for_locale(person.locale)
     link = tracked_url(planner.config.public_url,
                        make_link_token(row.id, planner.config.link_secret))
     target = utm_target(planner.config.link_base, channel=row.channel, campaign=campaign.id,
@@ -108,14 +111,7 @@ def _rendered(planner: Planner, campaign: Campaign, row: store.PlannedRow, perso
     meta = {"template": template.key, "priority": campaign.priority, "locale": t.locale,
             "cap_exempt": campaign.cap_exempt, "link": link, "target": target,
             "button": bool(template.button_msgid)}
-    return _update(row.id, now, "pending", due, expires, meta, None, text)
-
-
-def _update(delivery_id: int, now: datetime, status: str, due: datetime,
-            expires: datetime | None, meta: dict[str, Any], error: str | None,
-            text: str = "") -> dict[str, Any]:
-    return {"b_id": delivery_id, "b_status": status, "b_text": text, "b_due": due,
-            "b_expires": expires, "b_meta": meta, "b_error": error, "b_now": now}
+    return Rendered(row.id, "pending", text, due, expires, meta, None)
 
 
 def _parse_time(value: object) -> datetime | None:

@@ -43,8 +43,13 @@ def persona_select(now: datetime, params: dict[str, Any]) -> str:
 
 
 def _aggregates() -> str:
+    # FILTER rather than SUM(CASE ...): it skips the aggregate step for rows that do not count,
+    # which is most of them; both engines support it.
     def count(condition: str) -> str:
-        return f"SUM(CASE WHEN {condition} THEN 1 ELSE 0 END)"
+        return f"COUNT(*) FILTER (WHERE {condition})"
+
+    def latest(condition: str) -> str:
+        return f"MAX(e.occurred_at) FILTER (WHERE {condition})"
 
     recent = "e.occurred_at > :p_recent_start"
     baseline = "e.occurred_at > :p_baseline_start AND e.occurred_at <= :p_recent_start"
@@ -53,14 +58,14 @@ def _aggregates() -> str:
     return f"""
       SELECT e.person_id,
         MIN(e.occurred_at) AS first_at,
-        MAX(CASE WHEN e.type = 'enrolled' THEN e.occurred_at END) AS enrolled_at,
-        MAX(CASE WHEN e.type IN :p_activity THEN e.occurred_at END) AS active_at,
-        MAX(CASE WHEN e.type = 'class_attended' THEN e.occurred_at END) AS attended_at,
+        {latest("e.type = 'enrolled'")} AS enrolled_at,
+        {latest("e.type IN :p_activity")} AS active_at,
+        {latest("e.type = 'class_attended'")} AS attended_at,
         {count(f"e.type IN {_OUTCOMES} AND {recent}")} AS recent_n,
         {count(f"e.type = 'class_attended' AND {recent}")} AS recent_att,
         {count(f"e.type IN {_OUTCOMES} AND {baseline}")} AS base_n,
         {count(f"e.type = 'class_attended' AND {baseline}")} AS base_att,
-        SUM(CASE WHEN {scored} THEN e.score ELSE 0 END) AS score_sum,
+        SUM(e.score) FILTER (WHERE {scored}) AS score_sum,
         {count(scored)} AS score_n,
         {count(f"e.type = 'assignment_assigned' AND {perf}")} AS assigned_n,
         {count(f"e.type = 'assignment_submitted' AND {perf}")} AS submitted_n

@@ -114,7 +114,7 @@ def insert_campaign(session: Session, spec: PlanSpec) -> tuple[int, int]:
     JOIN person p ON p.id = c.pid
     JOIN {PERSONA_TABLE} pp ON pp.person_id = p.id
     JOIN {days} ON d.zone = COALESCE(p.time_zone, :fallback)
-    JOIN identity i ON i.id = ({_channel_choice(spec.channels)})
+    JOIN identity i ON i.id = {_channel_choice(spec.channels)}
     WHERE {_audience(spec, params)}
     ON CONFLICT DO NOTHING
     RETURNING status"""
@@ -161,14 +161,17 @@ def _not_resolved(spec: PlanSpec, params: dict[str, Any]) -> str:
 
 
 def _channel_choice(channels: tuple[str, ...]) -> str:
-    """The person's first reachable identity among the campaign's channels, in its order."""
+    """The person's first reachable identity among the campaign's channels, in its order.
+
+    One indexed lookup per channel, first found wins: cheaper per candidate than sorting the
+    person's identities by channel rank (same result: lowest id within the first channel).
+    """
     for channel in channels:
         if not channel.isidentifier():
             raise ValueError(f"bad channel name {channel!r}")
-    listed = ", ".join(f"'{c}'" for c in channels)
-    rank = " ".join(f"WHEN '{c}' THEN {n}" for n, c in enumerate(channels))
-    return f"""SELECT ci.id FROM identity ci WHERE ci.person_id = p.id AND ci.reachable = TRUE
-              AND ci.channel IN ({listed}) ORDER BY CASE ci.channel {rank} END, ci.id LIMIT 1"""
+    lookups = ", ".join(f"""(SELECT MIN(ci.id) FROM identity ci WHERE ci.person_id = p.id
+              AND ci.channel = '{c}' AND ci.reachable = TRUE)""" for c in channels)
+    return f"COALESCE({lookups})" if len(channels) > 1 else lookups
 
 
 def _audience(spec: PlanSpec, params: dict[str, Any]) -> str:
