@@ -1,7 +1,10 @@
 """Render a batch of planned nudges: words in the person's language, send time, tracked link.
 
-Per created row (the brief allows rendering row by row); every lookup is batched: people,
-anchor events, recent activity (active hours, streaks), classmates' progress (social proof).
+Per created row (the brief allows rendering row by row); every lookup is batched: the claim
+joins people and anchor events, then recent activity (active hours, streaks, one row per
+person) and classmates' progress (social proof). Per-row work avoids what repeats: locales are
+resolved once per batch, templates, parsed texts and UTM targets are cached, and each row's
+activity is converted to local time once.
 """
 
 from __future__ import annotations
@@ -48,18 +51,23 @@ def render_planned(session: Session, planner: Planner, now: datetime, limit: int
     locales: dict[str | None, Gettext] = {}
     updates = []
     for row in rows:
-        campaign = planner.by_id.get(row.campaign_id)
-        if campaign is None:  # removed from the file since planning
-            updates.append(Rendered(row.id, "suppressed", "", row.due_at, None, {}, "no_campaign"))
-            continue
         if row.locale not in locales:  # resolving a locale parses it with Babel: once per batch
             locales[row.locale] = planner.translator.for_locale(row.locale)
-        zone = row.time_zone or planner.config.fallback_zone
-        local = _local_times(activity.get(row.person_id, ()), zone)
-        facts = _facts(planner, campaign, row, zone, local, seen, peers)
-        updates.append(_rendered(planner, campaign, row, locales[row.locale], facts, local))
+        updates.append(_render_row(planner, row, locales[row.locale], activity, seen, peers))
     store.save_rendered(session, updates, now)
     return len(rows)
+
+
+def _render_row(planner: Planner, row: store.PlannedRow, t: Gettext,
+                activity: dict[int, list[datetime]], seen: dict[int, datetime],
+                peers: dict[tuple[str, str], tuple[int, int]]) -> Rendered:
+    campaign = planner.by_id.get(row.campaign_id)
+    if campaign is None:  # removed from the file since planning
+        return Rendered(row.id, "suppressed", "", row.due_at, None, {}, "no_campaign")
+    zone = row.time_zone or planner.config.fallback_zone
+    local = _local_times(activity.get(row.person_id, ()), zone)
+    facts = _facts(planner, campaign, row, zone, local, seen, peers)
+    return _rendered(planner, campaign, row, t, facts, local)
 
 
 def _peer_keys(rows: list[store.PlannedRow]) -> set[tuple[str, str]]:
