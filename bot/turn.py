@@ -85,7 +85,7 @@ class TurnRunner:
         )
         if not insert_ignore(session, MessageLog.__table__, log_row):
             return Handled(duplicate=True, person_id=person.id)
-        if not loaded.created:
+        if loaded.unengaged_nudges:
             mark_replied(session, person.id, now)  # a reply engages the nudges sent recently
         conversation = loaded.conversation or ConversationState(
             "onboarding", "start", {}, 0, "bot", new=True

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, literal_column, select, text
 from sqlmodel import Session
 
 from storage.conversations import ConversationState
 from storage.people import PersonRow
-from storage.tables import ConsentRecord, Conversation, Identity, Person
+from storage.tables import UNENGAGED_NUDGE, ConsentRecord, Conversation, Delivery, Identity, Person
 
 _PERSON = Person.__table__
 _IDENTITY = Identity.__table__
@@ -17,9 +17,20 @@ _CONVERSATION = Conversation.__table__
 _CONSENT = ConsentRecord.__table__
 _CONVERSATION_COLUMNS = ("flow", "state", "data", "version", "mode")
 
+_DELIVERY = Delivery.__table__
+# Whether a reply from this person has any sent, unengaged nudge to engage (partial index).
+_HAS_UNENGAGED = (
+    select(literal_column("1"))
+    .select_from(_DELIVERY)
+    .where(_DELIVERY.c.person_id == _PERSON.c.id, text(UNENGAGED_NUDGE))
+    .exists()
+    .label("has_unengaged_nudges")
+)
+
 _LOAD = (
     select(
         _PERSON,
+        _HAS_UNENGAGED,
         *(_CONVERSATION.c[name].label(f"conv_{name}") for name in _CONVERSATION_COLUMNS),
         _CONSENT.c.purpose,
         _CONSENT.c.decision,
@@ -42,6 +53,7 @@ class TurnState:
     conversation: ConversationState | None
     consent: dict[str, str] = field(default_factory=dict)
     created: bool = False  # the person was created in this very transaction
+    unengaged_nudges: bool = False  # a reply now would engage a nudge sent earlier
 
 
 def load_turn(session: Session, channel: str, address: str) -> TurnState | None:
@@ -59,4 +71,9 @@ def load_turn(session: Session, channel: str, address: str) -> TurnState | None:
             first.conv_mode,
         )
     consent = {row.purpose: row.decision for row in rows if row.purpose is not None}
-    return TurnState(PersonRow.from_row(first), conversation, consent)
+    return TurnState(
+        PersonRow.from_row(first),
+        conversation,
+        consent,
+        unengaged_nudges=bool(first.has_unengaged_nudges),
+    )
