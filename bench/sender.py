@@ -24,8 +24,15 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-ZONES = ("America/New_York", "Europe/Moscow", "Asia/Kolkata", "America/Los_Angeles",
-         "Australia/Sydney", "Europe/London", "Asia/Tokyo")
+ZONES = (
+    "America/New_York",
+    "Europe/Moscow",
+    "Asia/Kolkata",
+    "America/Los_Angeles",
+    "Australia/Sydney",
+    "Europe/London",
+    "Asia/Tokyo",
+)
 
 
 def zone_in_daytime(now: datetime) -> str:
@@ -45,17 +52,53 @@ def seed(url: str, count: int) -> None:
         with cur.copy("COPY person (id, role, time_zone, under_13, created_at) FROM STDIN") as cp:
             for pid in range(1, count + 1):
                 cp.write_row((pid, "student", zone, False, now))
-        with cur.copy("COPY consent_record (person_id, purpose, decision, actor, created_at) "
-                      "FROM STDIN") as cp:
+        with cur.copy(
+            "COPY consent_record (person_id, purpose, decision, actor, created_at) FROM STDIN"
+        ) as cp:
             for pid in range(1, count + 1):
                 cp.write_row((pid, "nudges", "granted", "self", now))
-        columns = ("person_id, channel, address, kind, purpose, text, choices, status, due_at, "
-                   "attempts, meta, created_at, updated_at, dedupe_key, step")
+        columns = (
+            "person_id, channel, address, kind, purpose, text, choices, status, due_at, "
+            "attempts, meta, created_at, updated_at, dedupe_key, step"
+        )
         with cur.copy(f"COPY delivery ({columns}) FROM STDIN") as cp:
             for pid in range(1, count + 1):
-                cp.write_row((pid, "telegram", f"tg-{pid}", "nudge", "nudges", "Hi!", "[]",
-                              "pending", now, 0, '{"priority": 50}', now, now, f"bench:{pid}", 0))
+                cp.write_row(
+                    (
+                        pid,
+                        "telegram",
+                        f"tg-{pid}",
+                        "nudge",
+                        "nudges",
+                        "Hi!",
+                        "[]",
+                        "pending",
+                        now,
+                        0,
+                        '{"priority": 50}',
+                        now,
+                        now,
+                        f"bench:{pid}",
+                        0,
+                    )
+                )
         conn.execute("ANALYZE")
+
+
+class EvenPacing:
+    """Sends evenly spaced on a fixed schedule, no burst: a token bucket holding a whole
+    second would let `rate` extra messages through at the start and overstate the rate."""
+
+    def __init__(self, rate: float) -> None:
+        self._gap = 1.0 / rate
+        self._next = 0.0
+
+    async def wait(self) -> None:
+        now = asyncio.get_running_loop().time()
+        slot = max(now, self._next)
+        self._next = slot + self._gap
+        if slot > now:
+            await asyncio.sleep(slot - now)
 
 
 def sender_process(url: str, out: str, rate: float, start_at: float) -> None:
@@ -67,8 +110,6 @@ def sender_process(url: str, out: str, rate: float, start_at: float) -> None:
 
 
 async def _drain_all(url: str, rate: float, start_at: float) -> tuple[list[int], float]:
-    from aiolimiter import AsyncLimiter
-
     from bot.channels.base import SendResult
     from bot.clock import SystemClock
     from bot.dispatch import Dispatcher
@@ -76,16 +117,16 @@ async def _drain_all(url: str, rate: float, start_at: float) -> tuple[list[int],
     from bot.metrics import Metrics
     from storage.database import Database, create_db_engine
 
-    limiter = AsyncLimiter(rate, 1)
+    pacing = EvenPacing(rate)
     sent: list[int] = []
 
     class PacedChannel:
         name = "telegram"
 
         async def send(self, outbound: Outbound) -> SendResult:
-            async with limiter:
-                sent.append(outbound.delivery_id)
-                return SendResult(ok=True, external_id=str(outbound.delivery_id))
+            await pacing.wait()
+            sent.append(outbound.delivery_id)
+            return SendResult(ok=True, external_id=str(outbound.delivery_id))
 
     db = Database(create_db_engine(url, pool_size=8))
     dispatcher = Dispatcher(db, {"telegram": PacedChannel()}, SystemClock(), Metrics())
@@ -111,9 +152,12 @@ def main() -> None:
         outputs = [tempfile.mktemp(suffix=".json") for _ in range(args.processes)]
         start_at = time.time() + 3.0  # every process imported and connected by then
         context = multiprocessing.get_context("spawn")
-        workers = [context.Process(target=sender_process,
-                                   args=(url, out, args.rate / args.processes, start_at))
-                   for out in outputs]
+        workers = [
+            context.Process(
+                target=sender_process, args=(url, out, args.rate / args.processes, start_at)
+            )
+            for out in outputs
+        ]
         for worker in workers:
             worker.start()
         for worker in workers:
@@ -122,11 +166,15 @@ def main() -> None:
     ids = [i for r in results for i in r["ids"]]
     elapsed = max(r["finished"] for r in results) - start_at
     unique = set(ids)
-    figures = {"sent": len(ids), "duplicates": len(ids) - len(unique),
-               "lost": args.deliveries - len(unique),
-               "rate_share": round(len(unique) / elapsed / args.rate, 3),
-               "per_process": [len(r["ids"]) for r in results],
-               "configured_rate": args.rate, "seconds": round(elapsed, 2)}
+    figures = {
+        "sent": len(ids),
+        "duplicates": len(ids) - len(unique),
+        "lost": args.deliveries - len(unique),
+        "rate_share": round(len(unique) / elapsed / args.rate, 3),
+        "per_process": [len(r["ids"]) for r in results],
+        "configured_rate": args.rate,
+        "seconds": round(elapsed, 2),
+    }
     print(json.dumps(figures))
 
 
