@@ -12,9 +12,10 @@ is the caller's call.
 from __future__ import annotations
 
 import re
-import unicodedata
 from enum import Enum
 from functools import cache
+
+from bot.text import fold_for_matching
 
 
 class Keyword(Enum):
@@ -100,15 +101,7 @@ OPT_OUT_PATTERNS: tuple[str, ...] = (
 
 def normalize(text: str) -> str:
     """Casefold; drop apostrophes, Latin accents, punctuation, symbols and emoji."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold().replace("'", "").replace("’", ""))
-    kept: list[str] = []
-    for ch in decomposed:
-        category = unicodedata.category(ch)
-        if category == "Cf" or (category == "Mn" and kept and kept[-1].isascii()):
-            continue
-        kept.append(" " if category[0] in "PSZC" else ch)
-    folded = unicodedata.normalize("NFC", "".join(kept)).replace("ё", "е").replace("ँ", "ं")
-    return " ".join(folded.split())
+    return fold_for_matching(text, drop_apostrophes=True)
 
 
 @cache

@@ -8,12 +8,13 @@ and the caller re-asks.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from functools import cache
 from typing import Literal
 
 from rapidfuzz import fuzz
+
+from bot.text import fold_for_matching
 
 ChoiceKind = Literal["yes", "no", "other"]
 
@@ -63,15 +64,7 @@ class ChoiceOption:
 
 def normalize(text: str) -> str:
     """Casefold, drop Latin accents, punctuation and emoji; keep Devanagari vowel signs."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    kept: list[str] = []
-    for ch in decomposed:
-        category = unicodedata.category(ch)
-        if category == "Cf" or (category == "Mn" and kept and kept[-1].isascii()):
-            continue  # zero-width joiners; accents on Latin letters ("sí" == "si")
-        kept.append(" " if category[0] in "PSZC" else ch)
-    folded = unicodedata.normalize("NFC", "".join(kept)).replace("ё", "е").replace("ँ", "ं")
-    return " ".join(folded.split())
+    return fold_for_matching(text)
 
 
 @cache
