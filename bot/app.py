@@ -9,9 +9,13 @@ from typing import Any
 import structlog
 from fastapi import APIRouter
 
+from bot import desk_timers
 from bot.channels.base import ChannelParts, ChannelSender, Service
 from bot.channels.webchat import webchat_parts
 from bot.clock import Clock, SystemClock
+from bot.crisis_turn import Safety
+from bot.desk import DeskConfig, EscalationDesk
+from bot.desk_actions import DeskEffects
 from bot.dispatch import Dispatcher
 from bot.engine import Engine
 from bot.guardians import router as guardians_router
@@ -20,8 +24,13 @@ from bot.metrics import Metrics
 from bot.nudge_api import nudge_routes
 from bot.settings import SUPPORTED_LOCALES, Settings
 from bot.turn import TurnRunner
+from bot.turn_gate import Support
+from handlers.crisis import CrisisDetector
 from handlers.eligibility import EligibilityRule
+from handlers.knowledge import load_knowledge
 from handlers.registry import default_flows
+from handlers.retrieval import KnowledgeBase
+from handlers.safety import load_resources
 from scheduler.campaigns import load_campaigns
 from scheduler.parent_digest import DigestPlanner
 from scheduler.planner import NudgeConfig, Planner
@@ -97,6 +106,7 @@ def build_runtime(
 ) -> Runtime:
     clock = clock or SystemClock()
     campaigns = load_campaigns(settings.nudges.campaigns_file)  # fail fast, every problem listed
+    knowledge = load_knowledge_base(settings)  # likewise
     db = prepare_database(settings, clock)
     translator = Translator(settings.locales_dir, SUPPORTED_LOCALES, settings.default_locale)
     metrics = Metrics()
@@ -113,6 +123,16 @@ def build_runtime(
         daily_nudge_cap=settings.nudges.daily_cap,
     )
     link_secret = settings.telegram.link_secret
+    desk = EscalationDesk(translator, desk_config(settings))
+    support = Support(
+        knowledge,
+        Safety(
+            CrisisDetector.load(settings.locales_dir, SUPPORTED_LOCALES),
+            load_resources(settings.locales_dir),
+        ),
+        DeskEffects(desk),
+        frozenset(str(chat) for chat in settings.admin_telegram_ids),
+    )
     runner = TurnRunner(
         default_flows(),
         translator,
@@ -121,6 +141,7 @@ def build_runtime(
         consent.text_version,
         link_secret.get_secret_value() if link_secret else None,
         policy,
+        support,
     )
     engine = Engine(db, runner, translator, clock, metrics)
     dispatcher = Dispatcher(db, dict(senders or {}), clock, metrics, policy)
@@ -136,8 +157,35 @@ def build_runtime(
     runtime.nudges = nudges
     attach_channels(runtime)
     attach_parents(runtime)
+    attach_desk(runtime, desk)
     runtime.routers.append(nudge_routes(runtime))
     return runtime
+
+
+def desk_config(settings: Settings) -> DeskConfig:
+    esc = settings.escalations
+    return DeskConfig(
+        admin_chats=tuple(settings.admin_telegram_ids),
+        fallback_zone=settings.default_time_zone,
+        idle_after=timedelta(hours=esc.idle_hours),
+        targets=(timedelta(minutes=esc.urgent_target_minutes),
+                 timedelta(hours=esc.normal_target_hours)),
+    )
+
+
+def attach_desk(runtime: Runtime, desk: EscalationDesk) -> None:
+    """The desk's timers: missed first-response targets and idle holds, every tick."""
+
+    async def escalation_timers() -> int:
+        return await runtime.db.run(lambda s: desk_timers.tick(desk, s, runtime.clock.now()))
+
+    runtime.ticker.add_job("escalations", runtime.settings.scheduler.tick_seconds,
+                           escalation_timers)
+
+
+def load_knowledge_base(settings: Settings) -> KnowledgeBase:
+    files = load_knowledge(settings.knowledge.dir, SUPPORTED_LOCALES)
+    return KnowledgeBase(files, settings.knowledge.threshold)
 
 
 def nudge_config(settings: Settings) -> NudgeConfig:

@@ -10,6 +10,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
+from bot.cli_mentors import invite_app
 from bot.cli_nudges import import_app, nudges_app
 from bot.settings import Settings
 
@@ -21,6 +22,7 @@ cli = typer.Typer(
 console = Console(stderr=True)
 cli.add_typer(import_app, name="import")
 cli.add_typer(nudges_app, name="nudges")
+cli.add_typer(invite_app, name="invite")
 
 
 @cli.command()

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from typing import Any
 
+import structlog
 from sqlmodel import Session
 
 from bot.i18n import Gettext
-from bot.messages import Channel, Inbound, Reply
+from bot.messages import Channel, Inbound, Outbound, Reply
 from handlers.flow import Effect
 from handlers.main import help_reply
 from handlers.privacy import describe_stored_data
 from storage import consent as consent_store
-from storage import people
+from storage import knowledge_answers, people
 from storage import sms as sms_store
 from storage.people import PersonRow
+
+log = structlog.get_logger("mentorbot.effects")
 
 
 @dataclass(slots=True)
@@ -28,9 +32,15 @@ class EffectContext:
     t: Gettext
     consent_text_version: str
     erased: bool = False
+    desk: Any = None  # bot.desk_actions.DeskEffects: escalations and mentor commands
+    extra: list[Outbound] = field(default_factory=list)  # sent to others after the commit
 
 
 def apply_effect(ctx: EffectContext, effect: Effect) -> tuple[Reply, ...]:
+    if effect.kind == "raise_escalation" or effect.kind.startswith("desk_"):
+        if ctx.desk is None:
+            raise ValueError(f"effect {effect.kind!r} needs the escalation desk")
+        return ctx.desk.apply(ctx, effect)  # type: ignore[no-any-return]
     handler = _HANDLERS.get(effect.kind)
     if handler is None:
         raise ValueError(f"unknown effect {effect.kind!r}")
@@ -127,7 +137,31 @@ def _phone_pause(ctx: EffectContext, effect: Effect) -> tuple[Reply, ...]:
     return ()
 
 
+def _record_answer(ctx: EffectContext, effect: Effect) -> tuple[Reply, ...]:
+    knowledge_answers.record_answer(
+        ctx.session,
+        person_id=ctx.person.id,
+        entry_id=effect.args["entry_id"],
+        locale=ctx.t.locale,
+        channel=ctx.inbound.channel,
+        confidence=float(effect.args["confidence"]),
+        now=ctx.now,
+    )
+    return ()
+
+
+def _answer_feedback(ctx: EffectContext, effect: Effect) -> tuple[Reply, ...]:
+    entry_id = effect.args.get("entry_id")
+    if entry_id:
+        knowledge_answers.record_feedback(
+            ctx.session, ctx.person.id or 0, entry_id, bool(effect.args["helpful"]), ctx.now
+        )
+    return ()
+
+
 _HANDLERS = {
+    "record_answer": _record_answer,
+    "answer_feedback": _answer_feedback,
     "show_help": _show_help,
     "record_consent": _record_consent,
     "set_phone": _set_phone,

@@ -84,6 +84,23 @@ class NudgeSettings(BaseModel):
     lifecycle_seconds: float = 300.0
 
 
+class KnowledgeSettings(BaseModel):
+    """Approved answers: `<dir>/<lang>/knowledge.yaml`, read and checked at start-up."""
+
+    dir: Path = Path(__file__).resolve().parent.parent / "locales"
+    # Share of a question's meaning the best entry must cover before the bot answers with it.
+    threshold: float = Field(default=0.45, gt=0.0, le=1.0)
+
+
+class EscalationSettings(BaseModel):
+    """Human mentors: first-response targets per priority and when an idle hold ends."""
+
+    urgent_target_minutes: float = Field(default=15, gt=0)
+    normal_target_hours: float = Field(default=4, gt=0)  # working hours of the mentor pool
+    idle_hours: float = Field(default=24, gt=0)
+    invitation_days: float = Field(default=7, gt=0)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="MENTORBOT_",
@@ -110,6 +127,8 @@ class Settings(BaseSettings):
     consent: ConsentSettings = ConsentSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
     nudges: NudgeSettings = NudgeSettings()
+    knowledge: KnowledgeSettings = KnowledgeSettings()
+    escalations: EscalationSettings = EscalationSettings()
 
     @model_validator(mode="after")
     def _refuse_placeholders_in_production(self) -> Settings:

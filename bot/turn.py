@@ -15,16 +15,15 @@ from bot.effects import EffectContext, apply_effect
 from bot.engine_types import Handled
 from bot.i18n import Translator
 from bot.links import read_link_token
-from bot.messages import Channel, Inbound, Outbound, Reply
+from bot.messages import Inbound, Reply
+from bot.turn_gate import Gate, Support
 from handlers.commands import find_command
+from handlers.digressions import digression
 from handlers.eligibility import EligibilityRule
 from handlers.flow import Flow, PersonView, Step, Turn
-from handlers.optout import compliance_answer
 from handlers.registry import AUTOMATIC, split_target
-from scheduler.policy import COMPLIANCE_KIND, SendPolicy, Verdict
+from scheduler.policy import SendPolicy
 from storage import consent as consent_store
-from storage import sms as sms_store
-from storage.claims import reply_facts
 from storage.conversations import ConversationState, load_conversation, save_conversation
 from storage.lifecycle import mark_replied
 from storage.outbox import add_replies
@@ -62,6 +61,7 @@ class TurnRunner:
         consent_text_version: str,
         link_secret: str | None = None,
         policy: SendPolicy | None = None,
+        support: Support | None = None,
     ) -> None:
         self._flows = flows
         self._translator = translator
@@ -70,6 +70,9 @@ class TurnRunner:
         self._text_version = consent_text_version
         self._link_secret = link_secret
         self._policy = policy or SendPolicy()
+        self._support = support or Support()
+        self._knowledge = self._support.knowledge
+        self._gate = Gate(self._support, self._policy, self._view)
 
     def run(self, session: Session, inbound: Inbound) -> Handled:
         now = self._clock.now()
@@ -98,11 +101,11 @@ class TurnRunner:
             now,
             self._translator.for_locale(person.locale),
             self._text_version,
+            desk=self._support.desk,
         )
-        if inbound.channel == Channel.SMS:
-            answered = self._compliance(ctx)
-            if answered is not None:
-                return Handled(False, answered, person.id)
+        early = self._gate.before_flows(ctx, conversation.mode)
+        if early is not None:
+            return Handled(False, [*early, *ctx.extra], person.id)
         progress = _Progress(conversation.flow, conversation.state, dict(conversation.data))
         if person.role == "parent" and progress.flow in _PARENT_ENTRY_FLOWS:
             progress.flow, progress.state = "parents", "start"
@@ -127,33 +130,9 @@ class TurnRunner:
             replies=progress.replies,
             now=now,
             meta={"locale": ctx.t.locale},
-            verdict=self._judge_replies(session, ctx, inbound) if progress.replies else None,
+            verdict=self._gate.judge(ctx, "reply") if progress.replies else None,
         )
-        return Handled(False, outbound, person.id)
-
-    def _judge_replies(self, session: Session, ctx: EffectContext, inbound: Inbound) -> Verdict:
-        """The send-time policy, asked in this transaction: the replies go out right after it."""
-        facts = reply_facts(session, ctx.person, ctx.consent, inbound.channel, inbound.address)
-        return self._policy.verdict(facts, ctx.now)
-
-    def _compliance(self, ctx: EffectContext) -> list[Outbound] | None:
-        """STOP, START, HELP, PAUSE: answered before any flow or command, as compliance."""
-        opted_out = sms_store.is_opted_out(ctx.session, ctx.inbound.address)
-        answer = compliance_answer(ctx.inbound.text, opted_out=opted_out, t=ctx.t)
-        if answer is None:
-            return None
-        for effect in answer.effects:
-            apply_effect(ctx, effect)
-        return add_replies(
-            ctx.session,
-            person_id=ctx.person.id,
-            channel=ctx.inbound.channel,
-            address=ctx.inbound.address,
-            replies=answer.replies,
-            now=ctx.now,
-            kind=COMPLIANCE_KIND,
-            meta={"locale": ctx.t.locale},
-        )
+        return Handled(False, [*outbound, *ctx.extra], person.id)
 
     def _load(self, session: Session, inbound: Inbound, now: datetime) -> TurnState:
         """Usually one query; a deep link or a first contact takes a longer way."""
@@ -208,6 +187,8 @@ class TurnRunner:
             choice = ctx.inbound.choice_id or resolve_choice(
                 ctx.inbound.text, progress.data.get("offered", [])
             )
+            if self._digress(ctx, progress, choice):
+                return
             entered = self._step(ctx, progress, choice)
         for _hop in range(_MAX_HOPS):
             if not entered or ctx.erased:
@@ -218,6 +199,20 @@ class TurnRunner:
             self._prompt(ctx, progress)
             break
         self._remember_choices(progress, entered)
+
+    def _digress(self, ctx: EffectContext, progress: _Progress, choice: str | None) -> bool:
+        """A question while a flow waits: answered, and the flow's question asked again."""
+        if progress.state == "idle" or progress.flow == "privacy":
+            return False
+        flow = self._flows[progress.flow]
+        step = digression(self._turn(ctx, progress, choice), flow, progress.state)
+        if step is None:
+            return False
+        progress.replies.extend(step.replies)
+        for effect in step.effects:
+            progress.replies.extend(apply_effect(ctx, effect))
+        self._remember_choices(progress, entered=False)
+        return True
 
     def _step(self, ctx: EffectContext, progress: _Progress, choice: str | None) -> bool:
         flow = self._flows[progress.flow]
@@ -241,7 +236,9 @@ class TurnRunner:
 
     def _turn(self, ctx: EffectContext, progress: _Progress, choice: str | None) -> Turn:
         ctx.t = self._translator.for_locale(ctx.person.locale)
-        return Turn(self._view(ctx), ctx.inbound, ctx.now, ctx.t, progress.data, choice)
+        return Turn(
+            self._view(ctx), ctx.inbound, ctx.now, ctx.t, progress.data, choice, self._knowledge
+        )
 
     def _view(self, ctx: EffectContext) -> PersonView:
         p = ctx.person
@@ -261,6 +258,7 @@ class TurnRunner:
             eligible,
             p.under_13,
             dict(ctx.consent),
+            p.program,
         )
 
     @staticmethod

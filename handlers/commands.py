@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from handlers.escalation import escalate
 from handlers.flow import Effect
+from handlers.queries import wants_human
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +22,7 @@ COMMANDS: dict[str, Command] = {
     "/mydata": Command(None, Effect("show_my_data")),
     "/forgetme": Command("privacy:confirm_forget"),
     "/help": Command(None, Effect("show_help")),
+    "/mentor": Command(None, escalate("mentor_request")),
 }
 
 # Plain words people type instead of commands, in every supported language.
@@ -35,14 +38,21 @@ WORDS = {
     "मदद": "/help",
     "menu": "/help",
     "меню": "/help",
+    "mentor": "/mentor",
+    "ментор": "/mentor",
+    "मेंटर": "/mentor",
+    "mentora": "/mentor",
 }
 
 
 def find_command(text: str) -> tuple[str, Command] | None:
-    """Match '/cmd', '/cmd@botname', '/cmd payload' or a lone keyword such as 'settings'."""
+    """Match '/cmd', '/cmd@botname', '/cmd payload', a lone keyword such as 'settings', or a
+    request for a person ("talk to a human", "quiero hablar con una persona"): /mentor."""
     stripped = text.strip()
-    if not stripped or len(stripped) > 64:
+    if not stripped or len(stripped) > 120:
         return None
+    if wants_human(stripped):
+        return "/mentor", COMMANDS["/mentor"]
     head = stripped.split()[0].lower()
     if head.startswith("/"):
         name = head.split("@", 1)[0]

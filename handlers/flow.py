@@ -9,10 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.i18n import Gettext
 from bot.messages import Inbound, Reply
+
+if TYPE_CHECKING:
+    from handlers.retrieval import KnowledgeBase
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +30,7 @@ class PersonView:
     eligible_for_coaching: bool
     under_13: bool
     consent: Mapping[str, str] = field(default_factory=dict)  # purpose -> latest decision
+    program: str | None = None
 
     def has_consent(self, purpose: str) -> bool:
         return self.consent.get(purpose) == "granted"
@@ -42,6 +46,7 @@ class Turn:
     t: Gettext
     data: Mapping[str, Any]
     choice_id: str | None = None  # the inbound resolved to one of the offered choices
+    knowledge: KnowledgeBase | None = None  # approved answers to students' questions
 
     @property
     def text(self) -> str:
@@ -75,12 +80,17 @@ class Flow:
     transitions: Mapping[tuple[str, str], str]
     steps: Mapping[str, StepFn]
     prompts: Mapping[str, PromptFn] = field(default_factory=dict)
+    # Asking again after a digression, for states whose question a step (not a prompt) asked.
+    reasks: Mapping[str, PromptFn] = field(default_factory=dict)
 
     def target(self, state: str, event: str) -> str:
         try:
             return self.transitions[(state, event)]
         except KeyError:
             raise FlowError(f"{self.name}: no transition from {state!r} on {event!r}") from None
+
+    def reask(self, state: str) -> PromptFn | None:
+        return self.reasks.get(state) or self.prompts.get(state)
 
     def states(self) -> set[str]:
         found = {self.initial}

@@ -1,11 +1,27 @@
-"""The resting state: short help, and the way back into the consent question if it is pending."""
+"""The resting state: questions answered from the knowledge base, help, the consent way back.
+
+Order matters: a pressed button first, then a pending consent question, then requests for a
+human, small talk, and finally the knowledge base (an approved answer or an honest "not sure").
+"""
 
 from __future__ import annotations
 
 from bot.i18n import Gettext
 from bot.messages import Choice, Reply
 from handlers.copy import COACHING
+from handlers.escalation import escalate
 from handlers.flow import Effect, Flow, Step, Turn, table
+from handlers.queries import (
+    ASK_MENTOR,
+    HELPFUL_NO,
+    HELPFUL_YES,
+    answer_replies,
+    feedback,
+    not_sure_reply,
+    record_answer,
+    small_talk,
+    wants_human,
+)
 
 TRANSITIONS = table(
     ("idle", "consent_pending", "onboarding:ask_phone"),
@@ -17,8 +33,10 @@ TRANSITIONS = table(
 
 def help_reply(t: Gettext) -> Reply:
     text = t._(
-        "I'm your mentor bot. I can help with your coaching sign-up, your settings "
-        "and your data.\n"
+        "I'm your mentor bot. Ask me about your course: logging in, missed classes and "
+        "recordings, the schedule, assignments and deadlines, tests, certificates, payments, "
+        "technical problems, or coaching for your studies and career.\n"
+        "/mentor: talk to a human mentor\n"
         "/settings: coaching, phone and language\n/mydata: what we store about you\n"
         "/forgetme: erase your data\n/help: this message"
     )
@@ -31,12 +49,40 @@ def _idle(turn: Turn) -> Step:
         return Step("settings")
     if turn.choice_id == "mydata":
         return Step("chat", effects=(Effect("show_my_data"),))
+    if turn.choice_id in (HELPFUL_YES, HELPFUL_NO):
+        replies, effects = feedback(turn)
+        return Step("chat", replies, effects, {"kb_entry": None})
+    if turn.choice_id == ASK_MENTOR:
+        return Step("chat", effects=(escalate("mentor_request"),))
     pending = (
         person.eligible_for_coaching and not person.under_13 and COACHING not in person.consent
     )
     if pending:
         return Step("consent_pending")
-    return Step("chat", (help_reply(turn.t),))
+    return chat(turn)
+
+
+def chat(turn: Turn) -> Step:
+    """Whatever a resting student writes: a human on request, small talk, or a question."""
+    t, text = turn.t, turn.text
+    if wants_human(text):
+        return Step("chat", effects=(escalate("mentor_request"),))
+    talk = small_talk(text) if text and not text.startswith("/") else "greeting"
+    if talk == "thanks":
+        return Step("chat", (Reply(t._("You're welcome! Ask me anything about your course.")),))
+    if talk == "ack":
+        return Step("chat", (Reply(t._("👍 Ask me anything about your course, or type /help.")),))
+    if talk == "greeting" or turn.knowledge is None:
+        return Step("chat", (help_reply(t),))
+    match = turn.knowledge.best(text, turn.person.locale, turn.person.program)
+    confidence = match.confidence if match else 0.0
+    if match and confidence >= turn.knowledge.threshold:
+        data = {"kb_entry": match.entry.id, "not_sure": 0}
+        return Step("chat", answer_replies(t, match), (record_answer(match, confidence),), data)
+    recorded = record_answer(None, confidence)
+    if turn.data.get("not_sure", 0) >= 1:  # the second "not sure" in a row: a human takes it
+        return Step("chat", effects=(recorded, escalate("not_sure")), data={"not_sure": 0})
+    return Step("chat", (not_sure_reply(t),), (recorded,), {"not_sure": 1})
 
 
 FLOW = Flow(name="main", initial="idle", transitions=TRANSITIONS, steps={"idle": _idle})

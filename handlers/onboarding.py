@@ -16,7 +16,7 @@ from handlers.copy import (
     yes_no,
 )
 from handlers.flow import Effect, Flow, Step, Turn, table
-from handlers.main import help_reply
+from handlers.main import chat
 from handlers.phones import PhoneKind, check_phone, mask
 
 IDLE = "main:idle"
@@ -49,14 +49,20 @@ TRANSITIONS = table(
 
 
 def _start(turn: Turn) -> Step:
+    """Someone not asked about coaching gets an answer to what they wrote (a first message is
+    often a question), or the help."""
     person = turn.person
     if person.under_13:
-        return Step("under_13", (help_reply(turn.t),))
+        return _as(chat(turn), "under_13")
     if not person.eligible_for_coaching:
-        return Step("ineligible", (help_reply(turn.t),))
+        return _as(chat(turn), "ineligible")
     if COACHING in person.consent:
-        return Step("answered", (help_reply(turn.t),))
+        return _as(chat(turn), "answered")
     return Step("eligible")
+
+
+def _as(step: Step, event: str) -> Step:
+    return Step(event, step.replies, step.effects, step.data)
 
 
 def _offer(turn: Turn) -> Step:
@@ -155,4 +161,6 @@ FLOW = Flow(
         "retry_phone": _retry_phone_prompt,
         "ask_consent": _consent_prompt,
     },
+    # After a question asked mid-way, the short request, not the whole introduction again.
+    reasks={"ask_phone": _retry_phone_prompt, "foreign_phone": _retry_phone_prompt},
 )

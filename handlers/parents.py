@@ -1,4 +1,5 @@
-"""Parents by SMS: confirm their own consent by reply, then digests; MENTOR asks for help.
+"""Parents by SMS: confirm their own consent by reply, then digests. (MENTOR is a command for
+everyone: it raises an escalation, handlers/commands.py.)
 
 A parent is linked to students by staff (API or CSV import); the school's record is not the
 parent's consent, so the first contact asks YES/NO and records purpose "parent_sms" (actor
@@ -7,14 +8,12 @@ self). Digests also need the student's own "parent_updates" permission (checked 
 
 from __future__ import annotations
 
-from bot.i18n import Gettext
 from bot.messages import Choice, Reply
 from handlers.copy import yes_no
 from handlers.flow import Effect, Flow, Step, Turn, table
 from handlers.phones import mask
 
 PARENT_SMS = "parent_sms"
-MENTOR_WORDS = frozenset({"mentor", "ментор", "मेंटर", "mentora", "mentoria"})
 
 TRANSITIONS = table(
     ("start", "ask", "ask_consent"),
@@ -42,20 +41,9 @@ def _parent_help(turn: Turn) -> Reply:
     return Reply(text, yes_no(t))
 
 
-def _mentor_answer(t: Gettext) -> Reply:
-    return Reply(
-        t._(
-            "Thanks! Texting a mentor directly isn't available yet. Please contact your "
-            "student's school and ask for their mentor; we're working on it."
-        )
-    )
-
-
 def _chat(turn: Turn) -> Step:
     if turn.choice_id in ("yes", "no") and not turn.person.has_consent(PARENT_SMS):
         return _decided(turn, "chat")
-    if turn.text.casefold().strip(" .!?") in MENTOR_WORDS:
-        return Step("chat", (_mentor_answer(turn.t),))
     return Step("chat", (_parent_help(turn),))
 
 

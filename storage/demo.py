@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from storage.mentors import ensure_profile
 from storage.tables import Person
 
 DEMO_TAG = "demo"
@@ -63,7 +64,7 @@ COHORT = (
     DemoPerson(
         "dana",
         "Dana Brooks",
-        "mentor",
+        "mentor (takes escalated conversations: /queue, /take)",
         role="mentor",
         track=None,
         program=None,
@@ -86,7 +87,7 @@ def seed_demo(session: Session, now: datetime) -> int:
         session.add(_person(demo, lms_id, now))
         added += 1
     session.flush()
-    _assign_mentor(session)
+    _assign_mentor(session, now)
     return added
 
 
@@ -107,7 +108,7 @@ def _person(demo: DemoPerson, lms_id: str, now: datetime) -> Person:
     )
 
 
-def _assign_mentor(session: Session) -> None:
+def _assign_mentor(session: Session, now: datetime) -> None:
     by_key = {
         p.lms_id: p
         for p in session.execute(
@@ -115,6 +116,10 @@ def _assign_mentor(session: Session) -> None:
         ).scalars()
     }  # type: ignore[union-attr]
     mentor = by_key.get(f"{DEMO_TAG}-dana")
+    if mentor is not None:
+        # Around the clock and in every language, so the demo always has a mentor at work.
+        ensure_profile(session, mentor.id or 0, now, languages=["en", "es", "hi", "ru"],
+                       work_start="00:00", work_end="23:59", work_days=list(range(7)))
     for person in by_key.values():
         if person.role == "student" and mentor is not None and person.mentor_id is None:
             person.mentor_id = mentor.id

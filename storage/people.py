@@ -9,7 +9,15 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlmodel import Session
 
-from storage.tables import Conversation, Identity, MessageLog, Person
+from storage.tables import (
+    Conversation,
+    Escalation,
+    Identity,
+    KnowledgeAnswer,
+    MentorNote,
+    MessageLog,
+    Person,
+)
 
 _PERSON = Person.__table__
 _IDENTITY = Identity.__table__
@@ -131,6 +139,14 @@ def erase_personal_data(session: Session, person_id: int, now: datetime) -> None
     """Forget a person: profile blanked, identities, messages and conversation removed."""
     session.execute(delete(Identity).where(Identity.person_id == person_id))
     session.execute(delete(Conversation).where(Conversation.person_id == person_id))
+    session.execute(delete(Escalation).where(Escalation.person_id == person_id))
+    session.execute(delete(MentorNote).where(MentorNote.student_id == person_id))
+    # Answer statistics stay, no longer tied to anyone.
+    session.execute(
+        update(KnowledgeAnswer)
+        .where(KnowledgeAnswer.person_id == person_id)
+        .values(person_id=None)
+    )
     session.execute(
         update(MessageLog)
         .where(MessageLog.person_id == person_id)

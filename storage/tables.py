@@ -220,3 +220,103 @@ class SmsStatusEvent(SQLModel, table=True):
     error_code: int | None = None
     delivery_id: int | None = None
     received_at: datetime = _utc(nullable=False)
+
+
+OPEN_ESCALATION = "status IN ('open', 'offered', 'taken')"
+
+
+class Escalation(SQLModel, table=True):
+    """A student handed to a human: open → offered → taken → released / resolved / expired.
+
+    At most one open escalation per person (a partial unique index): new triggers join it.
+    """
+
+    __tablename__ = "escalation"
+    __table_args__ = (
+        Index(
+            "uq_escalation_open_person",
+            "person_id",
+            unique=True,
+            sqlite_where=text(OPEN_ESCALATION),
+            postgresql_where=text(OPEN_ESCALATION),
+        ),
+        Index("ix_escalation_status", "status", "priority", "created_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id")
+    status: str = "open"
+    priority: str = "normal"  # normal | urgent
+    reasons: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    channel: str | None = None  # where the student last wrote: relays go there
+    address: str | None = None
+    mentor_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    offered_to: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    passed_by: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    breaches: int = 0  # first-response target missed: 1 re-offered to the pool, 2 admins told
+    resolution: str | None = None  # the tag of /resolve TAG, or "idle" for an idle return
+    created_at: datetime = _utc(nullable=False)
+    updated_at: datetime = _utc(nullable=False)
+    due_at: datetime | None = _utc(nullable=True)  # the first-response target
+    taken_at: datetime | None = _utc(nullable=True)
+    first_response_at: datetime | None = _utc(nullable=True)
+    last_activity_at: datetime | None = _utc(nullable=True)
+    closed_at: datetime | None = _utc(nullable=True)
+
+
+class KnowledgeAnswer(SQLModel, table=True):
+    """One answer from the knowledge base (or an honest "not sure") and whether it helped."""
+
+    __tablename__ = "knowledge_answer"
+    __table_args__ = (Index("ix_knowledge_answer_entry", "entry_id", "created_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    entry_id: str | None = None  # None: not covered, the bot said it was not sure
+    locale: str
+    channel: str
+    confidence: float
+    helpful: bool | None = None  # the "Did this help?" answer, once given
+    created_at: datetime = _utc(nullable=False)
+    feedback_at: datetime | None = _utc(nullable=True)
+
+
+class MentorProfile(SQLModel, table=True):
+    """What routing needs to know about a mentor: languages, hours in their zone, load."""
+
+    __tablename__ = "mentor_profile"
+    person_id: int = Field(foreign_key="person.id", primary_key=True)
+    languages: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    work_start: str = "09:00"  # local time in the mentor's time zone (person.time_zone)
+    work_end: str = "17:00"
+    work_days: list[int] = Field(
+        default_factory=lambda: [0, 1, 2, 3, 4], sa_column=Column(JSON, nullable=False)
+    )
+    capacity: int = 10  # open conversations at most
+    available: bool = True
+    updated_at: datetime = _utc(nullable=False)
+
+
+class Invitation(SQLModel, table=True):
+    """A single-use, expiring invitation to become a mentor or an admin (only its hash is kept)."""
+
+    __tablename__ = "invitation"
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(unique=True)
+    role: str  # mentor | admin
+    name: str
+    lms_id: str | None = None
+    created_at: datetime = _utc(nullable=False)
+    expires_at: datetime = _utc(nullable=False)
+    used_at: datetime | None = _utc(nullable=True)
+    used_by: int | None = Field(default=None, foreign_key="person.id")
+
+
+class MentorNote(SQLModel, table=True):
+    """A mentor's private note on a student, shown on the next context card."""
+
+    __tablename__ = "mentor_note"
+    id: int | None = Field(default=None, primary_key=True)
+    student_id: int = Field(foreign_key="person.id", index=True)
+    mentor_id: int = Field(foreign_key="person.id")
+    text: str
+    created_at: datetime = _utc(nullable=False)

@@ -107,7 +107,7 @@ async def test_command_menus_by_role_and_language(world: World) -> None:
     key = json.dumps({"type": "all_private_chats"}, sort_keys=True, separators=(",", ":"))
     spanish = world.emu.commands[(key, "es")]
     assert spanish[0]["description"] == "Empezar de nuevo"
-    assert "stats" in menu(world, {"type": "chat", "chat_id": ADMIN_ID})
+    assert "queue" in menu(world, {"type": "chat", "chat_id": ADMIN_ID})
 
 
 async def test_menu_follows_a_role_change(world: World) -> None:
@@ -127,8 +127,8 @@ async def test_menu_follows_a_role_change(world: World) -> None:
         role="mentor")))
     await menus.refresh_for(person_id)
     key = json.dumps({"type": "chat", "chat_id": uid}, sort_keys=True, separators=(",", ":"))
-    assert world.emu.commands[(key, "")][0] == {"command": "students",
-                                                "description": "Твои студенты"}
+    assert world.emu.commands[(key, "")][0] == {"command": "queue",
+                                                "description": "Запросы, ждущие ментора"}
     db(world, lambda s: s.execute(update(Person).where(Person.id == person_id).values(
         role="student")))
     await menus.refresh_for(person_id)
@@ -152,7 +152,7 @@ async def test_a_role_changed_elsewhere_reaches_the_menu_within_a_tick(world: Wo
     person_id = db(world, create)  # e.g. a CSV import in another process made a mentor
     assert await menus.sync_changes() == 1
     key = json.dumps({"type": "chat", "chat_id": uid}, sort_keys=True, separators=(",", ":"))
-    assert world.emu.commands[(key, "")][0]["command"] == "students"
+    assert world.emu.commands[(key, "")][0]["command"] == "queue"
     db(world, lambda s: s.execute(update(Person).where(Person.id == person_id).values(
         role="student")))
     assert await menus.sync_changes() == 1

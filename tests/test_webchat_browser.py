@@ -13,7 +13,7 @@ from sqlalchemy import select
 from bot.app import Runtime, build_runtime
 from bot.clock import SystemClock
 from storage.demo import seed_demo
-from storage.tables import ConsentRecord
+from storage.tables import ConsentRecord, KnowledgeAnswer
 from tests.conftest import make_settings
 from tests.live_server import serve
 
@@ -74,3 +74,25 @@ async def test_an_ineligible_student_is_not_asked(page: tuple[Page, Runtime]) ->
     log = tab.locator("#log")
     await expect(log).to_contain_text("I'm your mentor bot")
     await expect(log).not_to_contain_text("phone number")
+
+
+async def test_a_question_is_answered_and_a_crisis_gets_help_first(
+    page: tuple[Page, Runtime],
+) -> None:
+    tab, runtime = page
+    await tab.get_by_role("button", name="Sam Lee").click()  # not asked about coaching
+    log = tab.locator("#log")
+    await expect(log).to_contain_text("I'm your mentor bot")
+    await tab.fill("#text", "i missed class yesterday what should i do")
+    await tab.press("#text", "Enter")
+    await expect(log).to_contain_text("Did this help?")
+    await tab.locator("button[data-choice='kb_yes']").last.click()
+    await expect(log).to_contain_text("glad it helped")
+    await tab.fill("#text", "i feel hopeless and want to hurt myself")
+    await tab.press("#text", "Enter")
+    await expect(log).to_contain_text("988")
+    await expect(log).to_contain_text("Are you safe right now?")
+    helpful = runtime.db.run_sync(
+        lambda s: s.execute(select(KnowledgeAnswer.entry_id, KnowledgeAnswer.helpful)).all()
+    )
+    assert [tuple(r) for r in helpful] == [("missed_class", True)]

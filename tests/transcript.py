@@ -38,7 +38,8 @@ class Chatter:
             contact_phone=contact,
         )
         handled = await self.runtime.engine.handle(inbound)
-        replies = [o.reply for o in handled.outbound]
+        # What this person hears; deliveries to others (a mentor, a relay) are not theirs.
+        replies = [o.reply for o in handled.outbound if o.address == self.address]
         self.heard.extend(replies)
         return replies
 

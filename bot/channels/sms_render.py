@@ -9,6 +9,9 @@ from bot.i18n import Gettext
 from bot.messages import Reply
 
 MAX_SEGMENTS = 3
+# Crisis resources are never cut behind a link: a student in crisis may not open it.
+UNCUT_KINDS = frozenset({"safety"})
+UNCUT_MAX_SEGMENTS = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +33,9 @@ def choices_prompt(reply: Reply, t: Gettext) -> str:
     return ", ".join(parts)
 
 
-def render_sms(reply: Reply, t: Gettext, full_text_link: str | None = None) -> SmsText:
+def render_sms(
+    reply: Reply, t: Gettext, full_text_link: str | None = None, kind: str = "reply"
+) -> SmsText:
     """The text we send: the reply, its numbered choices, shortened to `MAX_SEGMENTS`.
 
     When the reply is too long its body is cut at a word and `full_text_link` follows; the
@@ -38,8 +43,9 @@ def render_sms(reply: Reply, t: Gettext, full_text_link: str | None = None) -> S
     """
     prompt = choices_prompt(reply, t)
     whole = "\n".join(part for part in (reply.text, prompt) if part)
-    if segment_info(whole).segments > MAX_SEGMENTS:
+    limit = UNCUT_MAX_SEGMENTS if kind in UNCUT_KINDS else MAX_SEGMENTS
+    if segment_info(whole).segments > limit:
         tail = "\n".join(part for part in (full_text_link, prompt) if part) or None
-        whole = fit_segments(reply.text, MAX_SEGMENTS, link=tail)
+        whole = fit_segments(reply.text, limit, link=tail)
     info = segment_info(whole)
     return SmsText(whole, info.segments, info.encoding)

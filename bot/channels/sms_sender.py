@@ -79,7 +79,8 @@ class TwilioSender:
         if self.client is None:
             return SendResult(ok=False, error="twilio client not started", retry=True)
         t = self._translator.for_locale(_str(outbound.meta.get("locale")))
-        text = render_sms(outbound.reply, t, self._link_for(outbound.delivery_id))
+        link = self._link_for(outbound.delivery_id)
+        text = render_sms(outbound.reply, t, link, outbound.kind)
         validity = self._validity(outbound)
         if validity <= 0:
             return SendResult(ok=False, error="send window closed", retry=True)

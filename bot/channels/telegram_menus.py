@@ -34,19 +34,16 @@ START = ("start", N_("Start over"))
 SETTINGS = ("settings", N_("Phone, language and coaching"))
 HELP = ("help", N_("What I can do"))
 STUDENT_MENU = (START, SETTINGS, HELP, ("mentor", N_("Talk to your mentor")))
+# Only commands that work: staff menus grow as their features land.
 MENTOR_MENU = (
-    ("students", N_("Your students")),
-    ("inbox", N_("Messages waiting for you")),
+    ("queue", N_("Requests waiting for a mentor")),
+    ("mine", N_("Conversations you hold")),
+    ("release", N_("Hand the student back to the bot")),
+    ("available", N_("on|off: get new requests or not")),
     SETTINGS,
     HELP,
 )
-ADMIN_MENU = (
-    ("stats", N_("Numbers at a glance")),
-    ("broadcast", N_("Message a cohort")),
-    ("mentors", N_("Manage mentors")),
-    SETTINGS,
-    HELP,
-)
+ADMIN_MENU = MENTOR_MENU  # admins take escalations too (their own commands: not yet)
 
 
 def commands(menu: Sequence[tuple[str, str]], t: Gettext) -> list[BotCommand]:
@@ -103,9 +100,9 @@ class TelegramMenus:
     ) -> dict[int, tuple[str, str | None]]:
         found = {}
         for chat_id, (role, locale) in staff.items():
-            menu = self._menu_for(chat_id, role)
-            if menu is not None:
-                found[chat_id] = ("admin" if menu is ADMIN_MENU else "mentor", locale)
+            if self._menu_for(chat_id, role) is not None:
+                admin = chat_id in self._admins or role == "admin"
+                found[chat_id] = ("admin" if admin else "mentor", locale)
         return found
 
     async def refresh_for(self, person_id: int) -> None:

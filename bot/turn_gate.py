@@ -1,0 +1,119 @@
+"""Before any flow sees a message: crisis safety, compliance keywords, invitations, the
+mentors' desk, and held conversations. Each of these answers the message alone."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from bot.crisis_turn import Safety, answer_crisis
+from bot.desk_actions import DeskEffects
+from bot.effects import EffectContext, apply_effect
+from bot.invitations import is_invitation, redeem
+from bot.messages import Channel, Outbound, Reply
+from handlers.flow import PersonView, Turn
+from handlers.mentor import is_staff_command, staff_effect
+from handlers.optout import compliance_answer
+from handlers.retrieval import KnowledgeBase
+from scheduler.policy import COMPLIANCE_KIND, SendPolicy, Verdict
+from storage import sms as sms_store
+from storage.claims import reply_facts
+from storage.outbox import add_replies
+
+STAFF_ROLES = frozenset({"mentor", "admin"})
+
+
+@dataclass(frozen=True, slots=True)
+class Support:
+    """What turns use besides the flows: answers, crisis safety, the mentors' desk."""
+
+    knowledge: KnowledgeBase | None = None
+    safety: Safety | None = None
+    desk: DeskEffects | None = None
+    admin_chats: frozenset[str] = frozenset()  # Telegram chats of MENTORBOT_ADMIN_TELEGRAM_IDS
+
+
+class Gate:
+    def __init__(
+        self, support: Support, policy: SendPolicy, view: Callable[[EffectContext], PersonView]
+    ) -> None:
+        self._support = support
+        self._policy = policy
+        self._view = view
+
+    def before_flows(self, ctx: EffectContext, mode: str) -> list[Outbound] | None:
+        """Safety first, then compliance keywords, the mentors' desk and held conversations:
+        each answers the message alone, or None lets the flows have it."""
+        safety = self._support.safety
+        if safety is not None:
+            crisis = answer_crisis(ctx, safety, lambda kind: self.judge(ctx, kind))
+            if crisis is not None:
+                return crisis
+        if ctx.inbound.channel == Channel.SMS:
+            answered = self._compliance(ctx)
+            if answered is not None:
+                return answered
+        if ctx.inbound.link_token and is_invitation(ctx.inbound.link_token):
+            return self._reply(ctx, redeem(ctx, ctx.inbound.link_token))
+        if self._is_staff(ctx):
+            return self._staff(ctx)
+        if is_staff_command(ctx.inbound.text):
+            return self._reply(ctx, (Reply(ctx.t._("That command is for mentors.")),))
+        desk = self._support.desk
+        if mode == "human" and desk is not None and desk.from_student(ctx):
+            return []  # relayed to the mentor; the bot says nothing
+        return None
+
+    def _is_staff(self, ctx: EffectContext) -> bool:
+        if ctx.person.role in STAFF_ROLES:
+            return True
+        inbound = ctx.inbound
+        return inbound.channel == Channel.TELEGRAM and inbound.address in self._support.admin_chats
+
+    def _staff(self, ctx: EffectContext) -> list[Outbound] | None:
+        """Mentor commands, buttons and relays; None for the ordinary commands (/settings…)."""
+        turn = Turn(self._view(ctx), ctx.inbound, ctx.now, ctx.t, {}, ctx.inbound.choice_id)
+        effect = staff_effect(turn)
+        if effect is None or self._support.desk is None:
+            return None
+        return self._reply(ctx, apply_effect(ctx, effect))
+
+    def _reply(self, ctx: EffectContext, replies: Sequence[Reply]) -> list[Outbound]:
+        return add_replies(
+            ctx.session,
+            person_id=ctx.person.id,
+            channel=ctx.inbound.channel,
+            address=ctx.inbound.address,
+            replies=replies,
+            now=ctx.now,
+            meta={"locale": ctx.t.locale},
+            verdict=self.judge(ctx, "reply") if replies else None,
+        )
+
+    def judge(self, ctx: EffectContext, kind: str) -> Verdict:
+        """The send-time policy, asked in this transaction: the replies go out right after it."""
+        inbound = ctx.inbound
+        facts = reply_facts(
+            ctx.session, ctx.person, ctx.consent, inbound.channel, inbound.address, kind
+        )
+        return self._policy.verdict(facts, ctx.now)
+
+    def _compliance(self, ctx: EffectContext) -> list[Outbound] | None:
+        """STOP, START, HELP, PAUSE: answered before any flow or command, as compliance."""
+        opted_out = sms_store.is_opted_out(ctx.session, ctx.inbound.address)
+        answer = compliance_answer(ctx.inbound.text, opted_out=opted_out, t=ctx.t)
+        if answer is None:
+            return None
+        for effect in answer.effects:
+            apply_effect(ctx, effect)
+        return add_replies(
+            ctx.session,
+            person_id=ctx.person.id,
+            channel=ctx.inbound.channel,
+            address=ctx.inbound.address,
+            replies=answer.replies,
+            now=ctx.now,
+            kind=COMPLIANCE_KIND,
+            meta={"locale": ctx.t.locale},
+        )
+
