@@ -6,11 +6,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
+from structlog.testing import capture_logs
 
 from bot.app import Runtime, build_runtime
 from bot.clock import FakeClock
-from storage.tables import Conversation, Escalation, KnowledgeAnswer
+from handlers.queries import answer_text
+from storage.tables import Conversation, Escalation, KnowledgeAnswer, Person
 from tests.conftest import make_settings
 from tests.transcript import Chatter, add_student
 
@@ -214,3 +216,38 @@ async def test_a_question_in_settings_is_answered_and_the_menu_shown_again(
     assert "Your settings" in replies[-1].text
     assert state(runtime) == ("settings", "menu")
     assert answers(runtime) == [("stop_messages", None)]
+
+
+async def test_crisis_comes_first_is_logged_and_leaves_the_flow_where_it_was(
+    runtime: Runtime,
+) -> None:
+    ana = await waiting_for_phone(runtime)
+    with capture_logs() as logs:
+        [reply] = await ana.says("i don't want to live anymore")
+    assert reply.text.startswith("You can talk to someone right now")
+    assert "988" in reply.text and "Are you safe right now?" in reply.text
+    [logged] = [e for e in logs if e["event"] == "crisis.detected"]
+    assert logged["log_level"] == "error" and logged["category"] == "suicide"
+    assert "anymore" not in str(logged)  # the log names the pattern, never the words
+    assert state(runtime) == ("onboarding", "ask_phone")  # the flow waits where it was
+    [escalation] = escalations(runtime)
+    assert (escalation.priority, escalation.reasons) == ("urgent", ["crisis"])
+    consent = await ana.says("(415) 555-2671")
+    assert "Do you agree" in consent[0].text
+
+
+async def test_crisis_lines_follow_the_students_country(runtime: Runtime) -> None:
+    ravi = add_student(runtime, "Ravi", eligible=False, locale="hi")
+    runtime.db.run_sync(lambda s: s.execute(
+        update(Person).where(Person.display_name == "Ravi").values(time_zone="Asia/Kolkata")))
+    [reply] = await ravi.says("मैं मरना चाहता हूँ")
+    assert "14416" in reply.text and "112" in reply.text and "988" not in reply.text
+
+
+def test_entries_with_a_program_filter_and_a_link(runtime: Runtime) -> None:
+    kb = runtime.engine._runner._knowledge  # type: ignore[attr-defined]
+    entry = kb.entry("en", "certificate")
+    assert entry is not None and entry.link and entry.link.startswith("https://")
+    restricted = entry.model_copy(update={"programs": ("microbachelors-it",)})
+    assert restricted.applies_to("microbachelors-it") and not restricted.applies_to("other")
+    assert answer_text(runtime.translator.for_locale("en"), entry).endswith(entry.link)

@@ -29,6 +29,11 @@ ARGS = [
 ]
 
 
+async def say(tab: Page, text: str) -> None:
+    """Type a message into the web chat and send it, as a person would."""
+    await say(tab, text)
+
+
 @pytest.fixture
 async def page(tmp_path: Path) -> AsyncIterator[tuple[Page, Runtime]]:
     if CHROMIUM is None:
@@ -51,12 +56,10 @@ async def test_a_visitor_consents_through_the_page(page: tuple[Page, Runtime]) -
     await tab.get_by_role("button", name="Ana García").click()
     log = tab.locator("#log")
     await expect(log).to_contain_text("free personal coach")
-    await tab.fill("#text", "+44 7911 123456")
-    await tab.press("#text", "Enter")
+    await say(tab, "+44 7911 123456")
     await expect(log).to_contain_text("only text US phone numbers")
     await tab.locator("button[data-choice='other']").last.click()
-    await tab.fill("#text", "(415) 555-2671")
-    await tab.press("#text", "Enter")
+    await say(tab, "(415) 555-2671")
     await expect(log).to_contain_text("Do you agree")
     await tab.locator("button[data-choice='yes']").last.click()
     await expect(log).to_contain_text("signed up for coaching")
@@ -83,16 +86,49 @@ async def test_a_question_is_answered_and_a_crisis_gets_help_first(
     await tab.get_by_role("button", name="Sam Lee").click()  # not asked about coaching
     log = tab.locator("#log")
     await expect(log).to_contain_text("I'm your mentor bot")
-    await tab.fill("#text", "i missed class yesterday what should i do")
-    await tab.press("#text", "Enter")
+    await say(tab, "i missed class yesterday what should i do")
     await expect(log).to_contain_text("Did this help?")
     await tab.locator("button[data-choice='kb_yes']").last.click()
     await expect(log).to_contain_text("glad it helped")
-    await tab.fill("#text", "i feel hopeless and want to hurt myself")
-    await tab.press("#text", "Enter")
+    await say(tab, "i feel hopeless and want to hurt myself")
     await expect(log).to_contain_text("988")
     await expect(log).to_contain_text("Are you safe right now?")
     helpful = runtime.db.run_sync(
         lambda s: s.execute(select(KnowledgeAnswer.entry_id, KnowledgeAnswer.helpful)).all()
     )
     assert [tuple(r) for r in helpful] == [("missed_class", True)]
+
+
+async def test_a_question_at_the_phone_step_then_the_phone_again(
+    page: tuple[Page, Runtime],
+) -> None:
+    tab, _runtime = page
+    await tab.get_by_role("button", name="Ana García").click()
+    log = tab.locator("#log")
+    await expect(log).to_contain_text("free personal coach")
+    await say(tab, "why do you need my phone number?")
+    await expect(log).to_contain_text("Please send your US mobile phone number.")
+    await expect(log).not_to_contain_text("couldn't read that")
+    await say(tab, "(415) 555-2671")
+    await expect(log).to_contain_text("Do you agree")
+
+
+@pytest.mark.parametrize(
+    "name,text,opening",
+    [
+        ("Ana García", "i want to kill myself", "Are you safe right now?"),
+        ("Lucía Torres", "quiero suicidarme", "¿Estás a salvo ahora mismo?"),
+        ("Ravi Kumar", "मैं आत्महत्या करना चाहता हूँ", "क्या आप अभी सुरक्षित हैं?"),
+        ("Olga Petrova", "я хочу покончить с собой", "Вы сейчас в безопасности?"),
+    ],
+)
+async def test_crisis_words_get_the_crisis_lines_in_each_language(
+    page: tuple[Page, Runtime], name: str, text: str, opening: str
+) -> None:
+    tab, _runtime = page
+    await tab.get_by_role("button", name=name).click()
+    log = tab.locator("#log")
+    await expect(log.locator(":scope > *")).not_to_have_count(0)
+    await say(tab, text)
+    await expect(log).to_contain_text("988")
+    await expect(log).to_contain_text(opening)
