@@ -175,6 +175,7 @@ def desk_config(settings: Settings) -> DeskConfig:
 
 def attach_desk(runtime: Runtime, desk: EscalationDesk) -> None:
     """The desk's timers: missed first-response targets and idle holds, every tick."""
+    runtime.extras["desk"] = desk
 
     async def escalation_timers() -> int:
         return await runtime.db.run(lambda s: desk_timers.tick(desk, s, runtime.clock.now()))

@@ -103,7 +103,7 @@ class TurnRunner:
             self._text_version,
             desk=self._support.desk,
         )
-        early = self._gate.before_flows(ctx, conversation.mode)
+        early = self._gate.before_flows(ctx, conversation.mode, conversation.flow)
         if early is not None:
             return Handled(False, [*early, *ctx.extra], person.id)
         progress = _Progress(conversation.flow, conversation.state, dict(conversation.data))

@@ -11,6 +11,7 @@ from bot.desk_actions import DeskEffects
 from bot.effects import EffectContext, apply_effect
 from bot.invitations import is_invitation, redeem
 from bot.messages import Channel, Outbound, Reply
+from handlers.commands import find_command
 from handlers.flow import PersonView, Turn
 from handlers.mentor import is_staff_command, staff_effect
 from handlers.optout import compliance_answer
@@ -21,6 +22,14 @@ from storage.claims import reply_facts
 from storage.outbox import add_replies
 
 STAFF_ROLES = frozenset({"mentor", "admin"})
+# A student's data rights work during a mentor's hold too: the bot answers these itself.
+DATA_RIGHTS = frozenset({"/mydata", "/forgetme"})
+
+
+def _own_rights(ctx: EffectContext, flow: str) -> bool:
+    """/mydata, /forgetme and the erasure's confirmation are the student's, not the mentor's."""
+    found = find_command(ctx.inbound.text) if not ctx.inbound.choice_id else None
+    return flow == "privacy" or (found is not None and found[0] in DATA_RIGHTS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +50,7 @@ class Gate:
         self._policy = policy
         self._view = view
 
-    def before_flows(self, ctx: EffectContext, mode: str) -> list[Outbound] | None:
+    def before_flows(self, ctx: EffectContext, mode: str, flow: str) -> list[Outbound] | None:
         """Safety first, then compliance keywords, the mentors' desk and held conversations:
         each answers the message alone, or None lets the flows have it."""
         safety = self._support.safety
@@ -60,7 +69,8 @@ class Gate:
         if is_staff_command(ctx.inbound.text):
             return self._reply(ctx, (Reply(ctx.t._("That command is for mentors.")),))
         desk = self._support.desk
-        if mode == "human" and desk is not None and desk.from_student(ctx):
+        held = mode == "human" and desk is not None and not _own_rights(ctx, flow)
+        if held and desk is not None and desk.from_student(ctx):
             return []  # relayed to the mentor; the bot says nothing
         return None
 

@@ -166,19 +166,19 @@ def mark_failed(
     )
 
 
-def sent_after(session: Session, channel: str, address: str, after_id: int) -> list[Delivery]:
-    statement = (
-        select(Delivery)
-        .where(
-            Delivery.channel == channel,
-            Delivery.address == address,
-            Delivery.id > after_id,
-            Delivery.status == "sent",
-        )
-        .order_by(Delivery.id)
-        .limit(200)
-    )
-    return list(session.execute(statement).scalars())
+def sent_since(
+    session: Session, channel: str, address: str, since: datetime | None
+) -> list[Delivery]:
+    """What went out to an address from `since` on (inclusive), in the order it was sent.
+
+    By send time, not by id: a delivery recorded early and sent late (a held nudge) still
+    comes after what the reader has seen. The reader drops ids it already has."""
+    conditions = [Delivery.channel == channel, Delivery.address == address,
+                  Delivery.status == "sent"]  # fmt: skip
+    if since is not None:
+        conditions.append(Delivery.sent_at >= since)
+    statement = select(Delivery).where(*conditions).order_by(Delivery.sent_at, Delivery.id)
+    return list(session.execute(statement.limit(200)).scalars())
 
 
 def mark_retry(

@@ -13,6 +13,7 @@ from typing import Any
 import uvicorn
 
 from bot.app import Runtime, build_runtime
+from bot.clock import Clock
 from bot.web import create_web_app
 from tests.conftest import make_settings
 from tests.emulators.telegram_api import SentRecord, TelegramEmulator
@@ -104,11 +105,14 @@ async def serving(runtime: Runtime, port: int) -> AsyncIterator[None]:
 
 
 @asynccontextmanager
-async def telegram_world(sqlite_url: str, mode: str, **telegram: Any) -> AsyncIterator[World]:
+async def telegram_world(
+    sqlite_url: str, mode: str, clock: Clock | None = None, **telegram: Any
+) -> AsyncIterator[World]:
     async with TelegramEmulator(per_chat_rate=telegram.get("per_chat_per_second", 1)) as emu:
         emu.register_chat(ADMIN_ID, first_name="Ada")
         port = free_port()
-        runtime = build_runtime(world_settings(sqlite_url, mode, emu, port, **telegram))
+        settings = world_settings(sqlite_url, mode, emu, port, **telegram)
+        runtime = build_runtime(settings, clock=clock)
         async with serving(runtime, port):
             if mode == "webhook":
                 assert emu.webhook_url.endswith("/telegram/webhook")

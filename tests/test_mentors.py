@@ -252,7 +252,7 @@ async def _opens(runtime: Runtime, chatter: Chatter, token: str) -> list:
 
 
 def _desk(runtime: Runtime) -> object:
-    return runtime.engine._runner._support.desk.desk  # type: ignore[attr-defined]
+    return runtime.extras["desk"]
 
 
 def _nudge_facts(session: object, person_id: int) -> object:
@@ -261,3 +261,18 @@ def _nudge_facts(session: object, person_id: int) -> object:
     row = Delivery(id=-1, person_id=person_id, channel="webchat", address="x", kind="nudge",
                    text="hi", created_at=None, updated_at=None, due_at=None)  # type: ignore[arg-type]
     return facts_for(session, [row])[-1]  # type: ignore[arg-type]
+
+
+async def test_data_rights_work_during_a_hold(runtime: Runtime) -> None:
+    dana = add_mentor(runtime, "Dana Brooks", languages=["en"])
+    sam, escalation = await student_asks_for_a_mentor(runtime)
+    await dana.says(f"/take {escalation.id}")
+    before = len(inbox(runtime, dana))
+    [mydata] = await sam.says("/mydata")
+    assert mydata.text.startswith("This is what we store about you")
+    confirm = await sam.says("/forgetme")
+    assert "Erase everything?" in confirm[-1].text
+    done = await sam.picks("yes")
+    assert "your data is erased" in done[0].text
+    assert len(inbox(runtime, dana)) == before  # nothing of this went to the mentor
+    assert rows(runtime, Escalation) == []  # the erasure took the request with it

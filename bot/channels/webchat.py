@@ -8,12 +8,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from bot.channels.base import ChannelParts, SendResult
 from bot.messages import Channel, Inbound, Outbound
 from storage.demo import demo_people
-from storage.outbox import sent_after
+from storage.outbox import sent_since
 from storage.people import link_identity
 
 PAGE = Path(__file__).with_name("webchat.html")
@@ -77,18 +77,22 @@ def router(runtime: Any) -> APIRouter:
             locale_hint=request.headers.get("accept-language", "")[:35] or None,
         )
         handled = await runtime.engine.handle(inbound)
-        await runtime.dispatcher.deliver(handled.outbound)
-        return {"duplicate": handled.duplicate, "messages": [_json(o) for o in handled.outbound]}
+        await runtime.dispatcher.deliver(handled.outbound)  # others' too: a mentor, a relay
+        mine = [o for o in handled.outbound
+                if o.channel == Channel.WEBCHAT and o.address == body.address]  # fmt: skip
+        return {"duplicate": handled.duplicate, "messages": [_json(o) for o in mine]}
 
     @api.get("/chat/api/messages")
-    async def inbox(address: str, after: int = 0) -> dict[str, Any]:
-        rows = await runtime.db.run(lambda s: sent_after(s, Channel.WEBCHAT, address, after))
+    async def inbox(address: str, since: AwareDatetime | None = None) -> dict[str, Any]:
+        """Messages sent to this page's address from `since` on (the page drops repeats)."""
+        rows = await runtime.db.run(lambda s: sent_since(s, Channel.WEBCHAT, address, since))
         return {
             "messages": [
                 {
                     "id": r.id,
                     "text": r.text,
                     "choices": [c for c in r.choices if c["id"] != "__request_phone__"],
+                    "sent_at": r.sent_at.isoformat() if r.sent_at else None,
                 }
                 for r in rows
             ]
