@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gettext as _gettext
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +73,7 @@ class Translator:
             return _gettext.NullTranslations()
 
 
+@lru_cache(maxsize=1024)  # Babel's parser is slow and every turn asks for the same few tags
 def _language_of(tag: str | None) -> str | None:
     if not tag:
         return None
