@@ -81,3 +81,21 @@ def _language_of(tag: str | None) -> str | None:
         return Locale.parse(tag.replace("-", "_")).language
     except (ValueError, UnknownLocaleError):
         return None
+
+
+def best_language(header: str, supported: tuple[str, ...]) -> str | None:
+    """The supported language a browser's Accept-Language prefers most ("es-419,es;q=0.9,
+    en;q=0.8" -> "es"); None when it names none of them."""
+    ranked: list[tuple[float, int, str]] = []
+    for position, part in enumerate(header[:500].split(",")):
+        tag, _, params = part.strip().partition(";")
+        weight = 1.0
+        if params.strip().startswith("q="):
+            try:
+                weight = float(params.strip()[2:])
+            except ValueError:
+                continue
+        code = _language_of(tag.strip())
+        if code in supported and weight > 0:
+            ranked.append((-weight, position, code))
+    return min(ranked)[2] if ranked else None

@@ -16,6 +16,7 @@ from aiogram.exceptions import (
 from aiogram.methods import SendMessage
 from aiohttp import ClientConnectorError, ServerDisconnectedError
 from aiohttp.client_reqrep import ConnectionKey
+from structlog.testing import capture_logs
 
 from bot.channels.telegram_pacing import ChatPacers, Pacer
 from bot.channels.telegram_sender import BACKOFF, Pacing, TelegramSender
@@ -141,8 +142,11 @@ async def test_retry_after_is_honoured_and_the_message_sent_once() -> None:
 
 async def test_blocked_user_is_unreachable_and_not_retried() -> None:
     bot = FakeBot(TelegramForbiddenError(METHOD, "Forbidden: bot was blocked by the user"))
-    result = await sender(bot, VirtualTime()).send(outbound())
+    with capture_logs() as logs:
+        result = await sender(bot, VirtualTime()).send(outbound())
     assert (result.ok, result.retry, result.unreachable, bot.calls) == (False, False, True, 1)
+    [failed] = [e for e in logs if e["event"] == "telegram.send_failed"]  # a failure is logged
+    assert (failed["log_level"], failed["delivery"], failed["unreachable"]) == ("warning", 1, True)
 
 
 async def test_server_errors_back_off_then_go_back_to_the_outbox() -> None:

@@ -128,3 +128,8 @@ def test_button_press_carries_the_choice_and_the_query_id() -> None:
     assert action.inbound.choice_id == "yes" and action.inbound.address == "5"
     forged = classify(update(callback_query={**query, "data": "rm -rf"}))
     assert isinstance(forged, Turn) and forged.inbound.choice_id == INVALID_CHOICE
+
+
+def test_an_update_of_a_type_aiogram_does_not_know_is_ignored_quietly() -> None:
+    update = Update.model_validate({"update_id": 5, "brand_new_kind_of_update": {"x": 1}})
+    assert classify(update) == Ignore("update type unknown")

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from aiogram.types import CallbackQuery, Message, Update
+from aiogram.types.update import UpdateTypeLookupError
 
 from bot.channels.telegram_render import parse_callback
 from bot.messages import Channel, Inbound
@@ -57,7 +58,15 @@ def classify(update: Update) -> Action:
         return Ignore("edited message")
     if update.channel_post is not None or update.edited_channel_post is not None:
         return Ignore("channel post")
-    return Ignore(f"update type {update.event_type}")
+    return Ignore(f"update type {_event_type(update)}")
+
+
+def _event_type(update: Update) -> str:
+    """The update's type; a type newer than this aiogram is "unknown", not an error."""
+    try:
+        return update.event_type
+    except UpdateTypeLookupError:
+        return "unknown"
 
 
 def _base(update_id: int, message: Message, **fields: object) -> Inbound:

@@ -77,7 +77,11 @@ class TelegramSender:
             try:
                 sent.append(await self._send_part(outbound.address, part))
             except _Unsent as unsent:
-                return _partial(unsent.result, len(sent), len(parts))
+                result = _partial(unsent.result, len(sent), len(parts))
+                log.warning("telegram.send_failed", delivery=outbound.delivery_id,
+                            error=result.error, retry=result.retry,
+                            unreachable=result.unreachable)  # fmt: skip
+                return result
         return SendResult(ok=True, external_id=",".join(sent))
 
     async def _send_part(self, chat: str, part: Part) -> str:

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import AwareDatetime, BaseModel, Field
 
 from bot.channels.base import ChannelParts, SendResult
+from bot.i18n import best_language
 from bot.messages import Channel, Inbound, Outbound
 from storage.demo import demo_people
 from storage.outbox import sent_since
@@ -63,7 +64,11 @@ def router(runtime: Any) -> APIRouter:
         if body.person_id is not None:
             if not runtime.demo_chat:
                 raise HTTPException(403, "choosing a person is only for the demo database")
-            await runtime.db.run(lambda s: _claim(s, body.person_id, address, runtime.clock.now()))
+            person_id = body.person_id
+            known = await runtime.db.run(lambda s: _is_demo_person(s, person_id))
+            if not known:
+                raise HTTPException(404, f"no demo person with id {person_id}")
+            await runtime.db.run(lambda s: _claim(s, person_id, address, runtime.clock.now()))
         return {"address": address}
 
     @api.post("/chat/api/messages")
@@ -74,7 +79,8 @@ def router(runtime: Any) -> APIRouter:
             f"{body.address}:{body.message_id}",
             body.text,
             choice_id=body.choice_id,
-            locale_hint=request.headers.get("accept-language", "")[:35] or None,
+            locale_hint=best_language(request.headers.get("accept-language", ""),
+                                      runtime.translator.supported),
         )
         handled = await runtime.engine.handle(inbound)
         await runtime.dispatcher.deliver(handled.outbound)  # others' too: a mentor, a relay
@@ -99,6 +105,10 @@ def router(runtime: Any) -> APIRouter:
         }
 
     return api
+
+
+def _is_demo_person(session: Any, person_id: int) -> bool:
+    return any(p["id"] == person_id for p in demo_people(session))
 
 
 def _claim(session: Any, person_id: int, address: str, now: Any) -> None:
