@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,7 +28,7 @@ from bot.app import Runtime
 from bot.clock import FakeClock
 from scheduler.policy import MENTOR_HOLD_RECHECK
 from storage.consent import append_consent
-from storage.mentors import ensure_profile
+from storage.mentors import create_invitation, ensure_profile
 from storage.tables import Conversation, Delivery, Escalation, Identity, Person
 from tests.emulators.telegram_state import SentRecord
 from tests.sms_world import SmsWorld, sms_world
@@ -418,3 +419,23 @@ async def test_telegram_a_missed_target_reaches_the_admin(
     alert = await message_with(world, ADMIN_ID, "Request #")
     assert "Sam Lee" in (alert.text or "")
     assert escalations(world.runtime)[0].breaches == 2
+
+
+async def test_telegram_an_invitation_link_makes_a_mentor_with_the_mentor_menu(tg: World) -> None:
+    now = tg.runtime.clock.now()
+    token = db(tg.runtime, lambda s: create_invitation(
+        s, "mentor", "Nora Quinn", None, now, timedelta(days=7)))
+    uid = tg.new_user_id()
+    tg.emu.register_chat(uid, first_name="Nora")
+    await tg.emu.user_sends_command(uid, "start", token)
+    await message_with(tg, uid, "Welcome, Nora Quinn! You are now a mentor")
+    assert await tg.runtime.extras["telegram_menus"].sync_changes() >= 1
+    scope = json.dumps({"type": "chat", "chat_id": uid}, sort_keys=True, separators=(",", ":"))
+    assert [c["command"] for c in tg.emu.commands[(scope, "")]][:2] == ["queue", "mine"]
+    other = tg.new_user_id()
+    tg.emu.register_chat(other, first_name="Eve")
+    await tg.emu.user_sends_command(other, "start", token)  # a forwarded link, used again
+    await message_with(tg, other, "not valid")
+    role = db(tg.runtime, lambda s: s.execute(select(Person.role).join(
+        Identity, Identity.person_id == Person.id).where(Identity.address == str(other))).scalar())
+    assert role == "student"
