@@ -100,7 +100,9 @@ class EscalationDesk:
                  priority=raised.priority, joined=raised.joined)  # fmt: skip
         row = escalations.get(session, raised.id)
         assert row is not None
-        if raised.joined and not raised.upgraded:
+        # Joined: a mentor who holds it hears of a crisis; a waiting one is re-routed only when
+        # it just became urgent (offered to everyone at once).
+        if raised.joined and (row.status == "taken" or not raised.upgraded):
             self._tell_holder(ctx, row, reason)
             return () if silent else (Reply(escalated_text(ctx.t, row.id or 0, True)),)
         due = self._route(ctx, row, urgent=raised.priority == "urgent")

@@ -276,3 +276,28 @@ async def test_data_rights_work_during_a_hold(runtime: Runtime) -> None:
     assert "your data is erased" in done[0].text
     assert len(inbox(runtime, dana)) == before  # nothing of this went to the mentor
     assert rows(runtime, Escalation) == []  # the erasure took the request with it
+
+
+async def test_crisis_during_a_hold_gets_the_lines_and_the_mentor_is_told(
+    runtime: Runtime,
+) -> None:
+    dana = add_mentor(runtime, "Dana Brooks", languages=["en"])
+    sam, escalation = await student_asks_for_a_mentor(runtime)
+    await dana.says(f"/take {escalation.id}")
+    [reply] = await sam.says("i want to end my life")
+    assert "988" in reply.text  # the bot speaks during a hold only for this (and STOP/HELP)
+    assert "may be in crisis" in inbox(runtime, dana)[-1].text
+    [row] = rows(runtime, Escalation)
+    assert (row.status, row.priority, row.mentor_id is not None) == ("taken", "urgent", True)
+
+
+async def test_a_waiting_request_that_turns_urgent_goes_to_everyone(runtime: Runtime) -> None:
+    add_mentor(runtime, "Dana Brooks", languages=["en"])
+    ivan = add_mentor(runtime, "Ivan Petrov", languages=["ru"])
+    sam, _escalation = await student_asks_for_a_mentor(runtime)
+    assert inbox(runtime, ivan) == []  # a normal request: the English speaker first
+    await sam.says("i want to end my life")
+    [card] = inbox(runtime, ivan)
+    assert "URGENT" in card.text
+    [row] = rows(runtime, Escalation)
+    assert row.priority == "urgent" and len(row.offered_to) == 2
