@@ -68,7 +68,8 @@ def entry_stats(session: Session, since: datetime) -> list[EntryStats]:
         select(KnowledgeAnswer.entry_id, func.count(), helpful, unhelpful)
         .where(KnowledgeAnswer.created_at >= since)
         .group_by(KnowledgeAnswer.entry_id)
-        .order_by(KnowledgeAnswer.entry_id)
+        # "Not sure" (no entry) first, the same on SQLite and PostgreSQL.
+        .order_by(KnowledgeAnswer.entry_id.is_not(None), KnowledgeAnswer.entry_id)
     )
     rows = session.execute(query)
     return [EntryStats(e, int(n), int(h or 0), int(u or 0)) for e, n, h, u in rows]

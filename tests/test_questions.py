@@ -4,6 +4,7 @@ request, and questions asked while a flow waits for something else (digressions)
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, update
@@ -12,6 +13,7 @@ from structlog.testing import capture_logs
 from bot.app import Runtime, build_runtime
 from bot.clock import FakeClock
 from handlers.queries import answer_text
+from storage.knowledge_answers import entry_stats
 from storage.tables import Conversation, Escalation, KnowledgeAnswer, Person
 from tests.conftest import make_settings
 from tests.transcript import Chatter, add_student
@@ -251,3 +253,15 @@ def test_entries_with_a_program_filter_and_a_link(runtime: Runtime) -> None:
     restricted = entry.model_copy(update={"programs": ("microbachelors-it",)})
     assert restricted.applies_to("microbachelors-it") and not restricted.applies_to("other")
     assert answer_text(runtime.translator.for_locale("en"), entry).endswith(entry.link)
+
+
+async def test_answer_statistics_per_entry(runtime: Runtime) -> None:
+    sam = await resting(runtime)
+    await sam.says("i cant log in to my course")
+    await sam.picks("kb_yes")
+    await sam.says("i cant log in")
+    await sam.says("whats the capital of peru")
+    since = runtime.clock.now() - timedelta(days=7)
+    stats = runtime.db.run_sync(lambda s: entry_stats(s, since))
+    assert [(e.entry_id, e.answered, e.helpful, e.not_helpful) for e in stats] == [
+        (None, 1, 0, 0), ("login_trouble", 2, 1, 0)]
