@@ -175,3 +175,15 @@ async def test_malformed_updates_are_acknowledged_and_skipped(world: World) -> N
     else:
         await world.emu.push_raw_update(bad)
     assert await world.settle(uid) == []  # the poller went on past it
+
+
+async def test_a_shared_uk_contact_without_plus_gets_the_us_only_answer(world: World) -> None:
+    uid = student(world, "Olly")
+    await world.emu.user_sends_command(uid, "start")
+    await world.replies(uid, 2)
+    await world.emu.user_shares_contact(uid, "447911123456")  # Telegram's format: no "+"
+    sent = await world.replies(uid, 3)
+    assert "only text US phone numbers" in (sent[-1].text or "")
+    stored = db(world, lambda s: s.execute(
+        select(Person.phone_e164).where(Person.display_name == "Olly")).scalar())
+    assert stored == "+447911123456"

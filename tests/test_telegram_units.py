@@ -133,3 +133,15 @@ def test_button_press_carries_the_choice_and_the_query_id() -> None:
 def test_an_update_of_a_type_aiogram_does_not_know_is_ignored_quietly() -> None:
     update = Update.model_validate({"update_id": 5, "brand_new_kind_of_update": {"x": 1}})
     assert classify(update) == Ignore("update type unknown")
+
+
+def test_a_contact_without_plus_is_read_as_international() -> None:
+    def shared(phone: str) -> str | None:
+        turn = classify(update(message=message(contact={
+            "phone_number": phone, "first_name": "A", "user_id": 5})))
+        assert isinstance(turn, Turn)
+        return turn.inbound.contact_phone
+
+    assert shared("447911123456") == "+447911123456"  # how Telegram sends it: no "+"
+    assert shared("14155552671") == "+14155552671"
+    assert shared("+14155552671") == "+14155552671"

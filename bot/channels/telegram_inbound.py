@@ -92,7 +92,8 @@ def _message(update_id: int, message: Message) -> Action:
         )
     contact = message.contact
     if contact is not None and contact.user_id == message.from_user.id:
-        return Turn(_base(update_id, message, contact_phone=contact.phone_number))
+        phone = _international(contact.phone_number)
+        return Turn(_base(update_id, message, contact_phone=phone))
     notice = Notice.NOT_OWN_CONTACT if contact is not None else Notice.NOT_TEXT
     return Notify(_base(update_id, message), notice)
 
@@ -119,3 +120,10 @@ def _start_payload(text: str) -> str | None:
     if head.split("@", 1)[0].lower() != "/start":
         return None
     return payload.strip() or None
+
+
+def _international(phone: str) -> str:
+    """Telegram shares a contact's number as digits with the country code but no "+"
+    ("447911123456"): without it the number would be read as a US one and refused."""
+    digits = phone.strip()
+    return "+" + digits if digits.isdigit() else digits
