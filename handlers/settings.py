@@ -100,7 +100,8 @@ def _toggle(turn: Turn) -> Step:
 
 def _phone_prompt(turn: Turn) -> tuple[Reply, ...]:
     t = turn.t
-    choices = (Choice("remove", t._("Remove my number")), Choice("cancel", t._("Cancel")))
+    # Not "Cancel": on SMS the typed label would be the CANCEL opt-out keyword.
+    choices = (Choice("remove", t._("Remove my number")), Choice("cancel", t._("Back")))
     return (Reply(t._("Send me your new phone number."), choices, request_phone=True),)
 
 
