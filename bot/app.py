@@ -216,8 +216,8 @@ def attach_channels(runtime: Runtime) -> None:
 def attach_parents(runtime: Runtime) -> None:
     """Guardian links (API) and the parents' digests and alerts (a scheduler job)."""
     settings = runtime.settings
-    link = settings.twilio.parent_link or settings.public_url.rstrip("/") + "/parents"
-    planner = DigestPlanner(runtime.translator, link, settings.default_time_zone)
+    planner = DigestPlanner(runtime.translator, settings.twilio.parent_link,
+                            settings.default_time_zone)  # fmt: skip
 
     async def plan_parent_messages() -> int:
         return await runtime.db.run(lambda s: planner.plan(s, runtime.clock.now()))

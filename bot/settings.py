@@ -48,7 +48,7 @@ class TwilioSettings(BaseModel):
     reply_validity_seconds: int = Field(default=4 * 3600, ge=1, le=36000)
     pause_days: int = 14
     inbox_sweep_seconds: float = 30.0  # re-run inbound a crash left unprocessed
-    parent_link: str | None = None  # the digest's link; default: {public_url}/parents
+    parent_link: str | None = None  # the parents' page linked from digests; unset: no link
 
     @model_validator(mode="after")
     def _window_is_legal(self) -> TwilioSettings:

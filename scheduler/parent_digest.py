@@ -78,32 +78,37 @@ def band_label(t: Gettext, band: Performance | None) -> str:
     return t._("none yet")
 
 
-def digest_text(t: Gettext, name: str, week: WeekSummary, link: str) -> str:
-    return t._(
+def _with_link(t: Gettext, text: str, link: str | None) -> str:
+    """The parents' page only when one is configured: never a link to a page that does not
+    exist."""
+    return f"{text} {t._('More: {link}', link=link)}" if link else text
+
+
+def digest_text(t: Gettext, name: str, week: WeekSummary, link: str | None) -> str:
+    text = t._(
         "{name} this week: classes {attended}/{classes}, assignments submitted {submitted}, "
-        "due {due}. Latest test: {band}. More: {link}",
+        "due {due}. Latest test: {band}.",
         name=name,
         attended=week.attended,
         classes=week.classes,
         submitted=week.submitted,
         due=week.due,
         band=band_label(t, week.band),
-        link=link,
     )
+    return _with_link(t, text, link)
 
 
-def alert_text(t: Gettext, name: str, link: str) -> str:
-    return t._(
-        "{name} missed the last two classes. Reply MENTOR to reach their mentor. More: {link}",
-        name=name,
-        link=link,
+def alert_text(t: Gettext, name: str, link: str | None) -> str:
+    text = t._(
+        "{name} missed the last two classes. Reply MENTOR to reach their mentor.", name=name
     )
+    return _with_link(t, text, link)
 
 
 @dataclass(frozen=True, slots=True)
 class DigestPlanner:
     translator: Translator
-    link: str
+    link: str | None  # the school's parent page (MENTORBOT_TWILIO__PARENT_LINK), or no link
     default_zone: str
 
     def plan(self, session: Session, now: datetime) -> int:

@@ -15,6 +15,9 @@ from typer.testing import CliRunner
 from bot.channels.sms_segments import segment_info
 from bot.cli import cli
 from bot.clock import FakeClock
+from bot.i18n import Translator
+from bot.settings import SUPPORTED_LOCALES, Settings
+from scheduler.parent_digest import WeekSummary, alert_text, digest_text
 from storage.consent import append_consent
 from storage.events import record_events
 from storage.tables import ConsentRecord, Delivery, Guardian
@@ -156,6 +159,16 @@ async def test_two_missed_classes_in_a_row_alert_the_parent(world: SmsWorld) -> 
     [alert] = world.deliveries_to(PARENT)
     await world.runtime.dispatcher.drain()
     assert alert.kind == "alert" and "missed the last two classes" in world.bodies_to(PARENT)[0]
+    assert "http" not in world.bodies_to(PARENT)[0]  # no parents' page configured: no link
+
+
+def test_digest_links_the_parents_page_only_when_one_is_configured() -> None:
+    locales_dir = Settings(_env_file=None).locales_dir  # type: ignore[call-arg]
+    t = Translator(locales_dir, SUPPORTED_LOCALES).for_locale("es")
+    week = WeekSummary(attended=2, classes=3, submitted=1, due=0, band=None)
+    assert "http" not in digest_text(t, "Ana", week, None)
+    linked = alert_text(t, "Ana", "https://school.example.edu/parents")
+    assert linked.endswith("Más información: https://school.example.edu/parents")
 
 
 async def test_student_allows_parent_updates_in_settings_by_sms(world: SmsWorld) -> None:
