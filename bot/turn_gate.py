@@ -110,8 +110,10 @@ class Gate:
 
     def _compliance(self, ctx: EffectContext) -> list[Outbound] | None:
         """STOP, START, HELP, PAUSE: answered before any flow or command, as compliance."""
-        opted_out = sms_store.is_opted_out(ctx.session, ctx.inbound.address)
-        answer = compliance_answer(ctx.inbound.text, opted_out=opted_out, t=ctx.t)
+        row = sms_store.opt_out_row(ctx.session, ctx.inbound.address)
+        opted_out = row is not None and row.opted_out
+        paused = row is not None and row.paused_until is not None and row.paused_until > ctx.now
+        answer = compliance_answer(ctx.inbound.text, opted_out=opted_out, t=ctx.t, paused=paused)
         if answer is None:
             return None
         for effect in answer.effects:

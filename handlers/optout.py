@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from bot.i18n import Gettext
 from bot.messages import Reply
 from handlers.flow import Effect
-from handlers.keywords import Keyword, classify
+from handlers.keywords import Keyword, classify, normalize
 
 PAUSE_DAYS = 14
 
@@ -34,9 +34,14 @@ def help_text(t: Gettext) -> str:
     )
 
 
-def compliance_answer(text: str, *, opted_out: bool, t: Gettext) -> ComplianceAnswer | None:
+def compliance_answer(
+    text: str, *, opted_out: bool, t: Gettext, paused: bool = False
+) -> ComplianceAnswer | None:
     """What to do about a compliance keyword; None for an ordinary message."""
     keyword = classify(text)
+    if keyword is Keyword.OPT_IN and paused and not opted_out and normalize(text) != "yes":
+        resumed = t._("Reminders are on again. Reply PAUSE to pause them, STOP to opt out.")
+        return ComplianceAnswer((Reply(resumed),), (Effect("phone_opt_in"),))
     if keyword is Keyword.OPT_OUT:
         if opted_out:
             return ComplianceAnswer()  # one confirmation only: a second STOP stays silent

@@ -112,3 +112,17 @@ async def test_pause_silences_nudges_for_two_weeks_but_not_replies(world: SmsWor
     later = world.queue(KIM, "Two weeks later.")
     await world.runtime.dispatcher.drain()
     assert world.delivery(later).status in ("sent", "delivered")
+
+
+async def test_start_after_pause_resumes_nudges_and_yes_does_not(world: SmsWorld) -> None:
+    await world.text(KIM, "PAUSE")
+    await world.text(KIM, "yes")  # an ordinary answer: the pause stays
+    row = opt_out(world, KIM)
+    assert row is not None and row.paused_until is not None
+    await world.text(KIM, "START")
+    await world.emu.wait_for(lambda: any("on again" in b for b in world.bodies_to(KIM)))
+    row = opt_out(world, KIM)
+    assert row is not None and row.paused_until is None and not row.opted_out
+    nudge = world.queue(KIM, "A nudge after START.")
+    await world.runtime.dispatcher.drain()
+    assert world.delivery(nudge).status in ("sent", "delivered")
