@@ -33,6 +33,7 @@ from storage.people import (
     move_identity,
     person_by_identity,
     person_by_lms_id,
+    set_reachable,
 )
 from storage.tables import MessageLog
 from storage.turns import TurnState, load_turn
@@ -90,6 +91,8 @@ class TurnRunner:
             return Handled(duplicate=True, person_id=person.id)
         if loaded.unengaged_nudges:
             mark_replied(session, person.id, now)  # a reply engages the nudges sent recently
+        if loaded.was_unreachable:  # they wrote from it: the chat or number works again
+            set_reachable(session, inbound.channel, inbound.address, True)
         conversation = loaded.conversation or ConversationState(
             "onboarding", "start", {}, 0, "bot", new=True
         )

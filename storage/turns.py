@@ -31,6 +31,7 @@ _LOAD = (
     select(
         _PERSON,
         _HAS_UNENGAGED,
+        _IDENTITY.c.reachable.label("identity_reachable"),
         *(_CONVERSATION.c[name].label(f"conv_{name}") for name in _CONVERSATION_COLUMNS),
         _CONSENT.c.purpose,
         _CONSENT.c.decision,
@@ -54,6 +55,7 @@ class TurnState:
     consent: dict[str, str] = field(default_factory=dict)
     created: bool = False  # the person was created in this very transaction
     unengaged_nudges: bool = False  # a reply now would engage a nudge sent earlier
+    was_unreachable: bool = False  # the channel had refused us (blocked bot, dead number)
 
 
 def load_turn(session: Session, channel: str, address: str) -> TurnState | None:
@@ -76,4 +78,5 @@ def load_turn(session: Session, channel: str, address: str) -> TurnState | None:
         conversation,
         consent,
         unengaged_nudges=bool(first.has_unengaged_nudges),
+        was_unreachable=not first.identity_reachable,
     )

@@ -203,6 +203,13 @@ async def test_blocked_user_is_marked_unreachable_without_retries(world: World) 
         select(Identity.reachable).where(Identity.address == str(uid))).scalar())
     assert reachable is False
     assert await world.runtime.dispatcher.drain() == 0
+    # They unblock the bot and write again: the chat is reachable again, and gets answers.
+    world.emu.unblock_user(uid)
+    await world.emu.user_sends_text(uid, "hi again")
+    await world.emu.wait_for(lambda _r: len(world.emu.messages_to(uid)) == 2, 5)
+    reachable = db(world, lambda s: s.execute(
+        select(Identity.reachable).where(Identity.address == str(uid))).scalar())
+    assert reachable is True
 
 
 async def test_long_texts_are_split_with_the_keyboard_on_the_last_part(world: World) -> None:
