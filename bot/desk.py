@@ -83,8 +83,7 @@ class EscalationDesk:
 
     def offer(self, session: Session, out: list[Outbound], row: Escalation,
               mentor_ids: list[int], now: datetime) -> None:  # fmt: skip
-        escalations.offer(session, row.id or 0, mentor_ids, now)
-        fresh = escalations.get(session, row.id or 0) or row
+        fresh = escalations.offer(session, row.id or 0, mentor_ids, now) or row
         for mentor_id in mentor_ids:
             self.send_card(session, out, fresh, mentor_id, now)
 

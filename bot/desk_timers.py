@@ -19,7 +19,8 @@ from bot.messages import Outbound, Reply
 from scheduler.mentor_routing import candidates, response_target
 from storage import escalations
 from storage import mentors as mentor_store
-from storage.tables import Escalation, Person
+from storage.mentors import MentorFacts
+from storage.tables import Escalation
 
 log = structlog.get_logger("mentorbot.desk")
 EXPIRE_AFTER = timedelta(days=7)
@@ -28,29 +29,27 @@ EXPIRE_AFTER = timedelta(days=7)
 def tick(desk: EscalationDesk, session: Session, now: datetime) -> int:
     """One pass over the timers; returns how many requests changed."""
     out: list[Outbound] = []
-    changed = 0
-    for row in escalations.overdue(session, now):
-        _breached(desk, session, out, row, now)
-        changed += 1
-    for row in escalations.idle_holds(session, now - desk.config.idle_after):
+    overdue = escalations.overdue(session, now)
+    if overdue:  # read once for every breached request: offers do not change who is free
+        everyone, load = mentor_store.mentors(session), escalations.open_load(session)
+    for row in overdue:
+        _breached(desk, session, out, row, now, everyone, load)
+    idle = escalations.idle_holds(session, now - desk.config.idle_after)
+    for row in idle:
         _idle(desk, session, out, row, now)
-        changed += 1
-    for row in escalations.waiting(session, limit=100):
-        if row.created_at <= now - EXPIRE_AFTER:
-            escalations.close(session, row.id or 0, "expired", now, None)
-            changed += 1
-    return changed
+    expired = escalations.expire_waiting(session, now - EXPIRE_AFTER, now)
+    return len(overdue) + len(idle) + expired
 
 
 def _breached(desk: EscalationDesk, session: Session, out: list[Outbound], row: Escalation,
-              now: datetime) -> None:  # fmt: skip
+              now: datetime, everyone: list[MentorFacts],
+              load: dict[int, int]) -> None:  # fmt: skip
     log.warning("escalation.breach", escalation=row.id, priority=row.priority,
                 breaches=row.breaches + 1)  # fmt: skip
     if row.breaches == 0:
-        person = session.get(Person, row.person_id)
-        pool = candidates(mentor_store.mentors(session), escalations.open_load(session),
-                          locale=person.locale if person else None, own_mentor=None,
-                          urgent=True, exclude=frozenset(row.passed_by))  # fmt: skip
+        # The whole pool, whatever the language (as for an urgent request).
+        pool = candidates(everyone, load, locale=None, own_mentor=None, urgent=True,
+                          exclude=frozenset(row.passed_by))  # fmt: skip
         urgent = row.priority == "urgent"
         target = response_target(urgent, now, now, desk.config.targets)
         escalations.record_breach(session, row.id or 0, target)

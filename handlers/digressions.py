@@ -51,7 +51,7 @@ def digression(turn: Turn, flow: Flow, state: str) -> Step | None:
         return None
     knowledge, person = turn.knowledge, turn.person
     match = knowledge.best(turn.text, person.locale, person.program) if knowledge else None
-    if knowledge and match and match.confidence >= knowledge.threshold:
+    if knowledge and match and knowledge.confident(match):
         answer = Reply(answer_text(turn.t, match.entry))
         recorded = record_answer(match, match.confidence)
         return Step("digression", (answer, *reask(turn)), (recorded,))

@@ -76,7 +76,7 @@ def chat(turn: Turn) -> Step:
         return Step("chat", (help_reply(t),))
     match = turn.knowledge.best(text, turn.person.locale, turn.person.program)
     confidence = match.confidence if match else 0.0
-    if match and confidence >= turn.knowledge.threshold:
+    if match and turn.knowledge.confident(match):
         data = {"kb_entry": match.entry.id, "not_sure": 0}
         return Step("chat", answer_replies(t, match), (record_answer(match, confidence),), data)
     recorded = record_answer(None, confidence)

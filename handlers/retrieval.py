@@ -159,10 +159,13 @@ class KnowledgeBase:
         index = self._indexes.get(locale)
         return index.best(text, program) if index else None
 
+    def confident(self, match: Match | None) -> bool:
+        return match is not None and match.confidence >= self.threshold
+
     def answer(self, text: str, locale: str, program: str | None = None) -> Match | None:
         """The entry to answer with, or None when not confident enough to answer."""
         found = self.best(text, locale, program)
-        return found if found and found.confidence >= self.threshold else None
+        return found if self.confident(found) else None
 
     def entries(self, locale: str) -> tuple[Entry, ...]:
         index = self._indexes.get(locale)

@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlmodel import Session
 
-from storage.tables import OPEN_ESCALATION, Conversation, Escalation
+from storage.tables import Conversation, Escalation
 from storage.upsert import insert_ignore
 
 OPEN_STATUSES = ("open", "offered", "taken")
@@ -113,16 +113,19 @@ def follow_student(session: Session, escalation_id: int, channel: str, address: 
     )
 
 
-def offer(session: Session, escalation_id: int, mentor_ids: Sequence[int], now: datetime) -> None:
+def offer(session: Session, escalation_id: int, mentor_ids: Sequence[int], now: datetime
+          ) -> Escalation | None:  # fmt: skip
+    """Record the offer; returns the request as it is now (None if it is gone)."""
     row = get(session, escalation_id)
     if row is None or not mentor_ids:
-        return
+        return row
     offered = sorted({*row.offered_to, *mentor_ids})
     session.execute(
         update(Escalation)
         .where(Escalation.id == escalation_id, Escalation.status.in_(WAITING_STATUSES))
         .values(status="offered", offered_to=offered, updated_at=now)
     )
+    return get(session, escalation_id)
 
 
 def pass_offer(session: Session, escalation_id: int, mentor_id: int, now: datetime) -> None:
@@ -219,6 +222,16 @@ def idle_holds(session: Session, cutoff: datetime) -> list[Escalation]:
     return _all(session, query)
 
 
+def expire_waiting(session: Session, cutoff: datetime, now: datetime) -> int:
+    """Requests nobody took since `cutoff` expire (no hold to end: they were never taken)."""
+    expired = session.execute(
+        update(Escalation)
+        .where(Escalation.status.in_(WAITING_STATUSES), Escalation.created_at <= cutoff)
+        .values(status="expired", closed_at=now, updated_at=now)
+    )
+    return int(expired.rowcount or 0)
+
+
 def open_load(session: Session) -> dict[int, int]:
     """Conversations each mentor holds now."""
     query = (
@@ -244,5 +257,3 @@ def _set_mode(session: Session, person_id: int, mode: str, now: datetime) -> Non
                "version": 0, "mode": mode, "updated_at": now}  # fmt: skip
         session.execute(insert(Conversation.__table__), row)
 
-
-__all__ = ["OPEN_ESCALATION", "OPEN_STATUSES", "Raised", "open_escalation", "raise_escalation"]

@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlmodel import Session
 
 from storage.tables import Identity, Invitation, MentorNote, MentorProfile, Person
@@ -125,8 +125,3 @@ def notes(session: Session, student_id: int, limit: int = 3) -> list[str]:
         .limit(limit)
     )
     return list(session.execute(query).scalars())
-
-
-def mentor_count(session: Session) -> int:
-    return int(session.execute(
-        select(func.count()).select_from(Person).where(Person.role == "mentor")).scalar() or 0)

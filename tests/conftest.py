@@ -13,6 +13,8 @@ import pytest
 
 from bot.clock import FakeClock
 from bot.settings import Settings
+from storage.database import Database, create_db_engine
+from storage.migrate import upgrade
 from tests.postgres_server import find_bindir, postgres_server
 
 START = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)  # a Monday, 10:00 in New York
@@ -45,6 +47,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path}/test.sqlite3"
     return _fresh_postgres_database(request.getfixturevalue("postgres_server_url"))
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    """A migrated database on SQLite and on PostgreSQL, for repository tests."""
+    upgrade(database_url)
+    database = Database(create_db_engine(database_url))
+    yield database
+    database.close()
 
 
 @pytest.fixture

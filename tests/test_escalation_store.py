@@ -4,28 +4,17 @@ never both win, two processes raising at once make one open request, the lifecyc
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 from storage import escalations, people
 from storage.database import Database, create_db_engine
-from storage.migrate import upgrade
 from storage.tables import Conversation, Escalation
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 ROUNDS = 5
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
-    upgrade(database_url)
-    database = Database(create_db_engine(database_url))
-    yield database
-    database.close()
 
 
 def person(db: Database, address: str, role: str = "student") -> int:

@@ -3,24 +3,12 @@ statistics in a stable order."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from storage import knowledge_answers, people
-from storage.database import Database, create_db_engine
-from storage.migrate import upgrade
+from storage.database import Database
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
-    upgrade(database_url)
-    database = Database(create_db_engine(database_url))
-    yield database
-    database.close()
 
 
 def test_feedback_is_stored_once_and_statistics_are_per_entry(db: Database) -> None:

@@ -301,3 +301,17 @@ async def test_a_waiting_request_that_turns_urgent_goes_to_everyone(runtime: Run
     assert "URGENT" in card.text
     [row] = rows(runtime, Escalation)
     assert row.priority == "urgent" and len(row.offered_to) == 2
+
+
+async def test_a_request_nobody_takes_in_a_week_expires(
+    runtime: Runtime, clock: FakeClock
+) -> None:
+    add_mentor(runtime, "Dana Brooks", languages=["en"])  # offered, never taken
+    await student_asks_for_a_mentor(runtime)
+    clock.advance(timedelta(days=6))
+    runtime.db.run_sync(lambda s: desk_timers.tick(_desk(runtime), s, clock.now()))
+    assert rows(runtime, Escalation)[0].status == "offered"
+    clock.advance(timedelta(days=2))
+    runtime.db.run_sync(lambda s: desk_timers.tick(_desk(runtime), s, clock.now()))
+    [row] = rows(runtime, Escalation)
+    assert (row.status, row.closed_at) == ("expired", clock.now())

@@ -12,13 +12,10 @@ import pytest
 from playwright.async_api import Page, async_playwright, expect
 from sqlalchemy import select
 
-from bot.app import Runtime, build_runtime
-from bot.clock import SystemClock
-from storage.demo import seed_demo
+from bot.app import Runtime
 from storage.tables import Delivery, Escalation, Identity, Person
-from tests.conftest import make_settings
 from tests.live_server import serve
-from tests.test_webchat_browser import ARGS, CHROMIUM
+from tests.test_webchat_browser import ARGS, CHROMIUM, demo_runtime
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 POLLED = 10_000  # ms: the page polls its inbox every 2 s; what the other person caused comes so
@@ -29,9 +26,7 @@ async def pages(tmp_path: Path) -> AsyncIterator[tuple[Page, Page, Runtime]]:
     """Sam's page and Dana's page: two browser contexts, one runtime."""
     if CHROMIUM is None:
         pytest.fail("Chromium is not installed: apt-get install chromium (.ci/run does)")
-    settings = make_settings(f"sqlite:///{tmp_path}/desk.sqlite3", demo_chat=True)
-    runtime = build_runtime(settings, clock=SystemClock())
-    runtime.db.run_sync(lambda s: seed_demo(s, runtime.clock.now()))
+    runtime = demo_runtime(tmp_path / "desk.sqlite3")
     async with serve(runtime) as base, async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:

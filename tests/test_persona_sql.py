@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from scheduler.personas import Event, engagement_persona, performance_persona
-from storage.database import Database, create_db_engine
-from storage.migrate import upgrade
+from storage.database import Database
 from storage.persona_sql import persona_select
 from storage.sql_params import sql
 from storage.tables import LearningEvent, Person
@@ -18,14 +14,6 @@ from storage.tables import LearningEvent, Person
 NOW = datetime(2026, 3, 3, 12, 0, tzinfo=UTC)
 TYPES = ("enrolled", "login", "class_attended", "class_missed", "assignment_assigned",
          "assignment_submitted", "test_started", "test_completed", "milestone_due")
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
-    upgrade(database_url)
-    database = Database(create_db_engine(database_url))
-    yield database
-    database.close()
 
 
 def ev(kind: str, days: float, score: float | None = None) -> Event:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,20 +11,11 @@ from sqlalchemy.exc import IntegrityError
 from bot.messages import Reply
 from bot.text import clean_text
 from storage import consent, conversations, events, outbox, people
-from storage.database import Database, create_db_engine
-from storage.migrate import upgrade
+from storage.database import Database
 from storage.tables import ConsentRecord, Delivery, Identity, MessageLog
 from storage.upsert import insert_ignore
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
-    upgrade(database_url)
-    database = Database(create_db_engine(database_url))
-    yield database
-    database.close()
 
 
 def new_person(db: Database, address: str = "42") -> int:

@@ -35,13 +35,19 @@ async def say(tab: Page, text: str) -> None:
     await tab.press("#text", "Enter")
 
 
+def demo_runtime(path: Path) -> Runtime:
+    """The app as `make run` starts it for a newcomer: the demo cohort, choosable in the page."""
+    settings = make_settings(f"sqlite:///{path}", demo_chat=True)
+    runtime = build_runtime(settings, clock=SystemClock())
+    runtime.db.run_sync(lambda s: seed_demo(s, runtime.clock.now()))
+    return runtime
+
+
 @pytest.fixture
 async def page(tmp_path: Path) -> AsyncIterator[tuple[Page, Runtime]]:
     if CHROMIUM is None:
         pytest.fail("Chromium is not installed: apt-get install chromium (.ci/run does)")
-    settings = make_settings(f"sqlite:///{tmp_path}/chat.sqlite3", demo_chat=True)
-    runtime = build_runtime(settings, clock=SystemClock())
-    runtime.db.run_sync(lambda s: seed_demo(s, runtime.clock.now()))
+    runtime = demo_runtime(tmp_path / "chat.sqlite3")
     async with serve(runtime) as base, async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = await browser.new_page()
