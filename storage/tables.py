@@ -46,6 +46,10 @@ class Identity(SQLModel, table=True):
     channel: str
     address: str
     reachable: bool = True
+    # STOP on a chat channel (Telegram, web chat): no proactive message on this identity.
+    # SMS numbers use `opt_out` instead, since everyone who shares a number is covered.
+    opted_out: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
+    paused_until: datetime | None = _utc(nullable=True)
     created_at: datetime = _utc(nullable=False)
 
 
@@ -320,3 +324,24 @@ class MentorNote(SQLModel, table=True):
     mentor_id: int = Field(foreign_key="person.id")
     text: str
     created_at: datetime = _utc(nullable=False)
+
+
+class StudentLink(SQLModel, table=True):
+    """A single-use, expiring deep link that ties a chat to a student (only its hash is kept)."""
+
+    __tablename__ = "student_link"
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(unique=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    created_at: datetime = _utc(nullable=False)
+    expires_at: datetime = _utc(nullable=False)
+    used_at: datetime | None = _utc(nullable=True)
+
+
+class RateLimit(SQLModel, table=True):
+    """A fixed-window counter shared by every process (key e.g. "bad_link:telegram:<chat>")."""
+
+    __tablename__ = "rate_limit"
+    key: str = Field(primary_key=True)
+    window_start: datetime = _utc(nullable=False)
+    count: int = 0
