@@ -13,9 +13,7 @@ MO_FILES := $(PO_FILES:.po=.mo)
 run: setup $(MO_FILES)
 	$(BIN)/mentorbot run
 
-test: setup $(MO_FILES)
-	$(BIN)/ruff check .
-	$(BIN)/lint-imports
+test: lint $(MO_FILES)
 	$(BIN)/python -m pytest
 
 setup: $(STAMP)
@@ -40,9 +38,14 @@ i18n: setup
 %.mo: %.po
 	$(BABEL) compile -i $< -o $@
 
+# Code, import contracts, the Dockerfile (hadolint) and docker-compose.yml (the Compose
+# specification's JSON schema, as check-jsonschema ships it); tests/test_deploy_kit.py also
+# runs `docker-compose config` on it.
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+	$(BIN)/hadolint Dockerfile
+	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
 
 bench: setup $(MO_FILES)
 	$(BIN)/python bench/engine.py

@@ -98,7 +98,9 @@ def import_events(file: Path) -> None:
 @import_app.command("students")
 def import_students(file: Path) -> None:
     """Columns: lms_id, name, program, track, grade, cohort, locale, time_zone, mentor (the
-    mentor's LMS id). Upserted by LMS id; one transaction per 1,000 rows."""
+    mentor's LMS id), under_13 (true/false) or birth_date (YYYY-MM-DD: only read to work out
+    under_13 on the student's local today, never stored). Upserted by LMS id; one transaction
+    per 1,000 rows."""
     from storage.ingest import ingest_students
 
     _run_import(file, ingest_students, dict)

@@ -18,10 +18,9 @@ from bot.messages import Outbound
 from handlers.crisis import CrisisDetector
 from handlers.escalation import escalate
 from handlers.safety import CrisisResources, country_of, crisis_reply
-from scheduler.policy import Verdict
+from scheduler.policy import SAFETY_KIND, Verdict
 from storage.outbox import add_replies
 
-SAFETY_KIND = "safety"
 log = structlog.get_logger("mentorbot.safety")
 
 

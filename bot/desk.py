@@ -67,7 +67,8 @@ class EscalationDesk:
         if where is None:
             return False
         reply = card(session, self.t_for(session, staff_id), row, now)
-        self.send(session, out, staff_id, where, reply, now, STAFF_KIND, escalation=row.id)
+        self.send(session, out, staff_id, where, reply, now, STAFF_KIND, escalation=row.id,
+                  about=row.person_id)  # fmt: skip
         return True
 
     def alert_admins(self, session: Session, out: list[Outbound], row: Escalation,
@@ -78,7 +79,7 @@ class EscalationDesk:
         reply = card(session, self._translator.for_locale(None), row, now)
         for chat in self.config.admin_chats:
             self.send(session, out, None, ("telegram", str(chat)), reply, now, STAFF_KIND,
-                      escalation=row.id)  # fmt: skip
+                      escalation=row.id, about=row.person_id)  # fmt: skip
         return sent + len(self.config.admin_chats)
 
     def offer(self, session: Session, out: list[Outbound], row: Escalation,
@@ -136,7 +137,8 @@ class EscalationDesk:
         t = self.t_for(ctx.session, row.mentor_id)
         text = t._("⚠️ {name} may be in crisis: they were sent crisis resources. Their message: "
                    "{text}", name=student_name(ctx.session, row.person_id), text=ctx.inbound.text)
-        self.send(ctx.session, ctx.extra, row.mentor_id, where, Reply(text), ctx.now, STAFF_KIND)
+        self.send(ctx.session, ctx.extra, row.mentor_id, where, Reply(text), ctx.now, STAFF_KIND,
+                  about=row.person_id)  # fmt: skip
 
     def _raised_text(self, t: Gettext, number: int, due: datetime | None, zone: str | None
                      ) -> str:  # fmt: skip

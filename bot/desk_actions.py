@@ -7,14 +7,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bot.desk import RELAY_KIND, STAFF_KIND, EscalationDesk
-from bot.desk_cards import first_name, mine_text, queue_text, student_name
+from bot.desk_cards import first_name, mine_text, queue_text, student_card, student_name
 from bot.effects import EffectContext
 from bot.messages import Reply
 from handlers.flow import Effect
 from handlers.mentor import mentor_help
-from storage import escalations
+from storage import at_risk, escalations
 from storage import mentors as mentor_store
-from storage.tables import Escalation
+from storage.tables import Escalation, Person
 
 Action = Callable[[EscalationDesk, EffectContext, Effect], tuple[Reply, ...]]
 
@@ -126,6 +126,21 @@ def mine(desk: EscalationDesk, ctx: EffectContext, effect: Effect) -> tuple[Repl
     return _say(mine_text(ctx.t, ctx.session, held))
 
 
+def open_card(desk: EscalationDesk, ctx: EffectContext, effect: Effect) -> tuple[Reply, ...]:
+    """A student's card from the daily brief: only for their mentor (or whoever held one of
+    their requests) and admins; anyone else learns nothing, not even that the student exists."""
+    student = ctx.session.get(Person, int(effect.args["student"]))
+    mentor_id = ctx.person.id or 0
+    admin_chat = ctx.inbound.channel == "telegram" and ctx.inbound.address in {
+        str(chat) for chat in desk.config.admin_chats}  # fmt: skip
+    allowed = student is not None and student.erased_at is None and (
+        ctx.person.role == "admin" or admin_chat or student.mentor_id == mentor_id
+        or at_risk.ever_held(ctx.session, student.id or 0, mentor_id))  # fmt: skip
+    if not allowed or student is None:
+        return _say(ctx.t._("You can open the cards of your own students only."))
+    return (student_card(ctx.session, ctx.t, student, ctx.now),)
+
+
 def usage(desk: EscalationDesk, ctx: EffectContext, effect: Effect) -> tuple[Reply, ...]:
     return _say(ctx.t._("Usage: {command}", command=effect.args["command"]))
 
@@ -143,7 +158,8 @@ def from_student(desk: EscalationDesk, ctx: EffectContext, row: Escalation) -> N
         return
     name = first_name(ctx.person.display_name or "") or f"#{ctx.person.id}"
     desk.send(ctx.session, ctx.extra, row.mentor_id, where,
-              Reply(f"{name} (#{row.id}): {ctx.inbound.text}"), ctx.now, STAFF_KIND)  # fmt: skip
+              Reply(f"{name} (#{row.id}): {ctx.inbound.text}"), ctx.now, STAFF_KIND,
+              about=row.person_id)  # fmt: skip
 
 
 ACTIONS: dict[str, Action] = {
@@ -157,6 +173,7 @@ ACTIONS: dict[str, Action] = {
     "desk_queue": queue,
     "desk_mine": mine,
     "desk_usage": usage,
+    "desk_card": open_card,
     "desk_help": help_,
 }
 

@@ -12,12 +12,13 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlmodel import Session
 
+from bot.goal_cards import goal_lines
 from bot.i18n import Gettext
 from bot.messages import Choice, Reply
 from scheduler.personas import Event, engagement_persona, performance_persona
 from storage import consent as consent_store
 from storage import mentors as mentor_store
-from storage.tables import Escalation, LearningEvent, MessageLog, Person
+from storage.tables import Escalation, Identity, LearningEvent, MessageLog, Person
 
 _LAST_MESSAGES = 5
 _RECENT_EVENTS = 5
@@ -37,6 +38,7 @@ def card(session: Session, t: Gettext, row: Escalation, now: datetime) -> Reply:
     person = session.get(Person, row.person_id)
     assert person is not None
     lines = [_headline(t, row), _who(session, person, now), _consent(t, session, person.id or 0)]
+    lines += goal_lines(t, session, person, now)
     lines += _events(t, session, person.id or 0)
     lines += _messages(t, session, person)
     notes = mentor_store.notes(session, person.id or 0)
@@ -44,6 +46,26 @@ def card(session: Session, t: Gettext, row: Escalation, now: datetime) -> Reply:
         lines.append(t._("Notes: {notes}", notes=" | ".join(notes)))
     choices = (Choice(f"take:{row.id}", t._("Take")), Choice(f"pass:{row.id}", t._("Pass")))
     return Reply("\n".join(lines), choices)
+
+
+def student_card(session: Session, t: Gettext, person: Person, now: datetime) -> Reply:
+    """An admin's /find (and a mentor's brief button): a request's context, without buttons."""
+    pid = person.id or 0
+    lines = [_who(session, person, now), _consent(t, session, pid)]
+    lines.append(t._("LMS id: {lms}; track: {track}; time zone: {zone}; last active: {active}",
+                     lms=person.lms_id or "—", track=person.track or "—",
+                     zone=person.time_zone or "—",
+                     active=f"{person.last_active_at:%Y-%m-%d}" if person.last_active_at
+                     else "—"))  # fmt: skip
+    channels = sorted({i.channel for i in session.execute(
+        select(Identity).where(Identity.person_id == pid)).scalars()})  # fmt: skip
+    lines.append(t._("Channels: {channels}", channels=", ".join(channels) or "—"))
+    lines += goal_lines(t, session, person, now)
+    lines += _events(t, session, pid) + _messages(t, session, person)
+    notes = mentor_store.notes(session, pid)
+    if notes:
+        lines.append(t._("Notes: {notes}", notes=" | ".join(notes)))
+    return Reply("\n".join(lines))
 
 
 def _headline(t: Gettext, row: Escalation) -> str:

@@ -75,4 +75,5 @@ def _idle(desk: EscalationDesk, session: Session, out: list[Outbound], row: Esca
         t = desk.t_for(session, row.mentor_id or 0)
         text = t._("Request #{number} ({name}) went back to the bot after a quiet while.",
                    number=row.id, name=student_name(session, row.person_id))
-        desk.send(session, out, row.mentor_id, where, Reply(text), now, STAFF_KIND)
+        desk.send(session, out, row.mentor_id, where, Reply(text), now, STAFF_KIND,
+                  about=row.person_id)  # fmt: skip

@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import datetime
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlmodel import Session
 
 from bot.channels.base import ChannelSender, SendResult
@@ -47,6 +48,7 @@ class Dispatcher:
         self.policy = policy or SendPolicy()
         self._outcomes = OutcomeRecorder(db, clock, metrics)
         self._recipients = KeyedLocks()
+        self._stopping = False
 
     def register(self, sender: ChannelSender) -> None:
         self._senders[sender.name] = sender
@@ -54,6 +56,12 @@ class Dispatcher:
     @property
     def channels(self) -> list[str]:
         return sorted(self._senders)
+
+    def stop_sending(self) -> None:
+        """Shutting down: start no new provider call. Sends in flight finish and are recorded;
+        rows claimed but not yet sent go back to pending for another process (or the next
+        start), instead of waiting out a batch that could take minutes at the rate limits."""
+        self._stopping = True
 
     async def deliver(self, outbound: Sequence[Outbound]) -> None:
         """The fast path: send a turn's replies now, in order.
@@ -71,6 +79,8 @@ class Dispatcher:
 
     async def drain(self, limit: int = 500) -> int:
         """Send whatever is due: nudges, held messages that may go now, retries."""
+        if self._stopping:  # claiming now would only put the rows back
+            return 0
         now = self._clock.now()
         allowed = await self._db.run(lambda s: self._claim_and_judge(s, limit), background=True)
         await self._send_all(allowed)
@@ -121,13 +131,19 @@ class Dispatcher:
         for item in items:
             queues.setdefault((item.channel, item.address), []).append(item)
         gate = asyncio.Semaphore(_PARALLEL_RECIPIENTS)
+        unsent: list[int] = []
 
         async def run(key: tuple[str, str], queue: list[Outbound]) -> None:
             async with self._recipients.hold(key), gate:
                 for item in queue:
-                    await self._send_one(item)
+                    if self._stopping:
+                        unsent.append(item.delivery_id)
+                    else:
+                        await self._send_one(item)
 
         await asyncio.gather(*(run(key, queue) for key, queue in queues.items()))
+        if unsent:
+            await self._db.run(lambda s: _release(s, unsent, self._clock.now()))
 
     async def _send_one(self, item: Outbound) -> None:
         sender = self._senders[item.channel]
@@ -144,6 +160,16 @@ def _judging_order(row: Delivery) -> tuple[int, int]:
     if row.kind != "nudge":
         return (-1_000, row.id or 0)
     return (-int(row.meta.get("priority", 0)), row.id or 0)
+
+
+def _release(session: Session, ids: Sequence[int], now: datetime) -> None:
+    """Claimed rows whose send never started: due again at once (no attempt was made)."""
+    log.info("dispatch.released_on_stop", count=len(ids))
+    session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(ids), Delivery.status == "sending")  # type: ignore[union-attr]
+        .values(status="pending", updated_at=now)
+    )
 
 
 def _rows(session: Session, ids: set[int]) -> list[Delivery]:

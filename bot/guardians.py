@@ -17,6 +17,7 @@ from sqlmodel import Session
 from bot.settings import SUPPORTED_LOCALES
 from handlers.phones import PhoneKind, check_phone
 from scheduler.quiet_hours import is_known_zone
+from storage import audit
 from storage.guardians import GuardianLink, ensure_parent, link_guardian, student_by_ref
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -99,6 +100,14 @@ def _reason(exc: Exception) -> str:
     return str(exc)
 
 
+def _linked_by_api(session: Session, item: GuardianIn, now: datetime) -> GuardianLink:
+    link = add_guardian(session, item, now)
+    audit.record(session, actor="api", action="guardian.link", now=now,
+                 params={"guardian": link.guardian_id, "parent": link.parent_id,
+                         "student": link.student_id})  # fmt: skip
+    return link
+
+
 def router(runtime: Any) -> APIRouter:
     api = APIRouter(prefix="/api/v1", tags=["guardians"])
 
@@ -115,7 +124,7 @@ def router(runtime: Any) -> APIRouter:
         authorize(authorization)
         now = runtime.clock.now()
         try:
-            link = await runtime.db.run(lambda s: add_guardian(s, body, now))
+            link = await runtime.db.run(lambda s: _linked_by_api(s, body, now))
         except GuardianRejected as exc:
             raise HTTPException(422, str(exc)) from None
         return {

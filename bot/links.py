@@ -1,4 +1,9 @@
-"""Signed deep-link tokens that tie a chat to a student's LMS id (`/start <token>`)."""
+"""Signed tokens that carry a short value in a URL (an SMS's full-text link carries its delivery
+id) and need no database row to check.
+
+Students' deep links do not use these: a signed token would work for anyone, forever. They are
+random, single-use and expiring instead (`storage/student_links.py`, `bot/deep_links.py`).
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,12 @@ import hashlib
 import hmac
 
 _SIG_BYTES = 12
-# Telegram allows 64 characters of [A-Za-z0-9_-] in a /start payload.
+# Short enough for any URL path segment (it was Telegram's /start limit).
 MAX_TOKEN_CHARS = 64
 
 
 class LinkTokenError(ValueError):
-    """The LMS id cannot fit in a deep link."""
+    """The value cannot fit in a token."""
 
 
 def _b64(raw: bytes) -> str:
@@ -23,17 +28,17 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def make_link_token(lms_id: str, secret: str) -> str:
-    payload = lms_id.encode()
+def make_link_token(value: str, secret: str) -> str:
+    payload = value.encode()
     signature = hmac.new(secret.encode(), payload, hashlib.sha256).digest()[:_SIG_BYTES]
     token = _b64(signature + payload)
     if len(token) > MAX_TOKEN_CHARS:
-        raise LinkTokenError(f"LMS id {lms_id!r} is too long for a deep link")
+        raise LinkTokenError(f"{value!r} is too long for a link token")
     return token
 
 
 def read_link_token(token: str, secret: str) -> str | None:
-    """The LMS id if the token is ours and intact, else None."""
+    """The value if the token is ours and intact, else None."""
     if not token or len(token) > MAX_TOKEN_CHARS:
         return None
     try:

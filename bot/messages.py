@@ -36,6 +36,24 @@ class Inbound:
     locale_hint: str | None = None
     display_name: str | None = None
     link_token: str | None = None
+    # A compliance keyword the carrier already answered (Twilio Advanced Opt-Out's OptOutType),
+    # as a handlers.keywords.Keyword value: recorded, and not confirmed a second time.
+    keyword_answered: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file sent with a reply: channels that can carry files send it after the text
+    (Telegram as a document, or a photo for images; the web chat as a download); SMS cannot,
+    so a reply with an attachment must make sense without it."""
+
+    name: str
+    media_type: str
+    data: bytes = field(repr=False)
+
+    @property
+    def is_image(self) -> bool:
+        return self.media_type.startswith("image/")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +63,7 @@ class Reply:
     text: str
     choices: tuple[Choice, ...] = ()
     request_phone: bool = False
+    attachment: Attachment | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,3 +79,11 @@ class Outbound:
     meta: dict[str, object] = field(default_factory=dict)
     # The send-time policy already allowed it and it is claimed (status "sending").
     admitted: bool = False
+
+
+def start_payload(text: str) -> str | None:
+    """The token of "/start <token>" (a deep link opened, or typed in the web chat)."""
+    head, _, payload = text.strip().partition(" ")
+    if head.split("@", 1)[0].lower() != "/start":
+        return None
+    return payload.strip() or None

@@ -2,29 +2,21 @@
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, HTTPException
 from fastapi.responses import RedirectResponse
+from sqlmodel import Session
 
+from bot.api_auth import require_api_token
 from scheduler.tracking import read_link_token
+from storage import audit
 from storage.ingest import ingest_events
 from storage.lifecycle import mark_clicked
 
 MAX_BATCH = 1_000
 EXAMPLE = {"events": [{"id": "evt-1", "student": "lms-42", "type": "test_completed",
                        "occurred_at": "2026-11-23T15:00:00Z", "ref": "quiz-3", "score": 87}]}
-
-
-def _authorised(runtime: Any, authorization: str | None) -> None:
-    token = runtime.settings.api_token
-    scheme, _, given = (authorization or "").partition(" ")
-    if token is None or scheme.lower() != "bearer" or not hmac.compare_digest(
-        given.encode(), token.get_secret_value().encode()
-    ):
-        raise HTTPException(401, "a valid bearer token is required",
-                            headers={"WWW-Authenticate": "Bearer"})
 
 
 def nudge_routes(runtime: Any) -> APIRouter:
@@ -39,14 +31,21 @@ def nudge_routes(runtime: Any) -> APIRouter:
 
         Idempotent by event id: a batch sent twice is stored once (`duplicates` counts them).
         """
-        _authorised(runtime, authorization)
+        require_api_token(runtime, authorization)
         batch = body.get("events")
         if not isinstance(batch, list):
             raise HTTPException(422, "expected {\"events\": [...]}")
         if len(batch) > MAX_BATCH:
             raise HTTPException(413, f"at most {MAX_BATCH} events per request")
         now = runtime.clock.now()
-        outcome = await runtime.db.run(lambda s: ingest_events(s, batch, now))
+        def work(session: Session) -> Any:
+            outcome = ingest_events(session, batch, now)
+            audit.record(session, actor="api", action="events.import", now=now,
+                         params={"stored": outcome.stored, "duplicates": outcome.duplicates,
+                                 "rejected": len(outcome.rejected)})  # fmt: skip
+            return outcome
+
+        outcome = await runtime.db.run(work)
         return {"stored": outcome.stored, "duplicates": outcome.duplicates,
                 "rejected": outcome.rejected}
 

@@ -14,7 +14,8 @@ from bot.clock import Clock
 from bot.messages import Outbound
 from bot.metrics import Metrics
 from storage.database import Database
-from storage.outbox import mark_failed, mark_retry, mark_sent_many, set_encoding
+from storage.erasure import FORGET_AFTER_SEND, forget_sent
+from storage.outbox import drop_attachments, mark_failed, mark_retry, mark_sent_many, set_encoding
 from storage.people import set_reachable
 
 log = structlog.get_logger("mentorbot.outcomes")
@@ -81,6 +82,11 @@ class OutcomeRecorder:
         sent = [(i.delivery_id, r.external_id, i.channel in ACCEPTED_IS_DELIVERED)
                 for i, r in items if r.ok]
         mark_sent_many(session, sent, now)
+        finished = [i for i, r in items if r.ok or not r.retry]
+        forget_sent(session, [i.delivery_id for i in finished if i.meta.get(FORGET_AFTER_SEND)])
+        # The web chat's page fetches its files from the outbox, so those stay (until retention).
+        drop_attachments(session, [i.delivery_id for i in finished
+                                   if i.reply.attachment and i.channel != "webchat"])  # fmt: skip
         for item, result in items:
             if result.ok and result.segments is not None:
                 set_encoding(session, item.delivery_id, result.segments, result.encoding)

@@ -27,8 +27,10 @@ class TelegramSettings(BaseModel):
     webhook_secret: SecretStr | None = None
     rate_per_second: float = 25.0
     per_chat_per_second: float = 1.0
-    link_secret: SecretStr | None = None
     username: str | None = None  # for deep links; asked from getMe when unset
+    # How long a student's deep link can be opened (once). The former LINK_SECRET is not read
+    # any more: links are random tokens stored as hashes, so an old value is simply ignored.
+    link_ttl_days: float = Field(default=7, gt=0)
     request_timeout: float = 30.0  # seconds per Bot API call (a send that times out is not resent)
 
 
@@ -101,6 +103,14 @@ class EscalationSettings(BaseModel):
     invitation_days: float = Field(default=7, gt=0)
 
 
+class RetentionSettings(BaseModel):
+    """How long message texts are kept; see storage/retention.py."""
+
+    message_days: int = Field(default=365, ge=1)
+    consent_years: int = Field(default=4, ge=4)  # consent proof: four years at least
+    seconds: float = 3600.0  # how often the purge runs
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="MENTORBOT_",
@@ -129,6 +139,7 @@ class Settings(BaseSettings):
     nudges: NudgeSettings = NudgeSettings()
     knowledge: KnowledgeSettings = KnowledgeSettings()
     escalations: EscalationSettings = EscalationSettings()
+    retention: RetentionSettings = RetentionSettings()
 
     @model_validator(mode="after")
     def _refuse_placeholders_in_production(self) -> Settings:

@@ -11,10 +11,10 @@ from sqlmodel import Session
 
 from bot.choices import resolve_choice
 from bot.clock import Clock
+from bot.deep_links import answer_link, open_student_link
 from bot.effects import EffectContext, apply_effect
 from bot.engine_types import Handled
 from bot.i18n import Translator
-from bot.links import read_link_token
 from bot.messages import Inbound, Reply
 from bot.turn_gate import Gate, Support
 from handlers.commands import find_command
@@ -25,16 +25,11 @@ from handlers.registry import AUTOMATIC, split_target
 from scheduler.policy import SendPolicy
 from storage import consent as consent_store
 from storage.conversations import ConversationState, load_conversation, save_conversation
+from storage.erasure import FORGET_AFTER_SEND
+from storage.guardians import wards_of
 from storage.lifecycle import mark_replied
 from storage.outbox import add_replies
-from storage.people import (
-    PersonRow,
-    create_person,
-    move_identity,
-    person_by_identity,
-    person_by_lms_id,
-    set_reachable,
-)
+from storage.people import PersonRow, create_person, set_reachable
 from storage.tables import MessageLog
 from storage.turns import TurnState, load_turn
 from storage.upsert import insert_ignore
@@ -60,7 +55,6 @@ class TurnRunner:
         clock: Clock,
         rule: EligibilityRule,
         consent_text_version: str,
-        link_secret: str | None = None,
         policy: SendPolicy | None = None,
         support: Support | None = None,
     ) -> None:
@@ -69,7 +63,6 @@ class TurnRunner:
         self._clock = clock
         self._rule = rule
         self._text_version = consent_text_version
-        self._link_secret = link_secret
         self._policy = policy or SendPolicy()
         self._support = support or Support()
         self._knowledge = self._support.knowledge
@@ -77,7 +70,8 @@ class TurnRunner:
 
     def run(self, session: Session, inbound: Inbound) -> Handled:
         now = self._clock.now()
-        loaded = self._load(session, inbound, now)
+        opened = open_student_link(session, inbound, now)
+        loaded = self._load(session, inbound, now, opened.student if opened else None)
         person = loaded.person
         log_row = dict(
             channel=inbound.channel,
@@ -105,8 +99,11 @@ class TurnRunner:
             self._translator.for_locale(person.locale),
             self._text_version,
             desk=self._support.desk,
+            features=self._support.features,
         )
-        early = self._gate.before_flows(ctx, conversation.mode, conversation.flow)
+        early = answer_link(ctx, opened, self._gate.judge)
+        if early is None:
+            early = self._gate.before_flows(ctx, conversation.mode, conversation.flow)
         if early is not None:
             return Handled(False, [*early, *ctx.extra], person.id)
         progress = _Progress(conversation.flow, conversation.state, dict(conversation.data))
@@ -132,14 +129,16 @@ class TurnRunner:
             address=inbound.address,
             replies=progress.replies,
             now=now,
-            meta={"locale": ctx.t.locale},
+            # After an erasure the goodbye must not keep the address once it is sent.
+            meta={"locale": ctx.t.locale, **({FORGET_AFTER_SEND: True} if ctx.erased else {})},
             verdict=self._gate.judge(ctx, "reply") if progress.replies else None,
         )
         return Handled(False, [*outbound, *ctx.extra], person.id)
 
-    def _load(self, session: Session, inbound: Inbound, now: datetime) -> TurnState:
+    def _load(
+        self, session: Session, inbound: Inbound, now: datetime, linked: PersonRow | None
+    ) -> TurnState:
         """Usually one query; a deep link or a first contact takes a longer way."""
-        linked = self._linked_person(session, inbound, now)
         if linked is not None:
             return TurnState(
                 linked,
@@ -159,21 +158,6 @@ class TurnRunner:
             display_name=inbound.display_name,
         )
         return TurnState(person, None, {}, created=True)
-
-    def _linked_person(
-        self, session: Session, inbound: Inbound, now: datetime
-    ) -> PersonRow | None:
-        """A valid signed deep link ties this chat to the student with that LMS id."""
-        if not inbound.link_token or not self._link_secret:
-            return None
-        lms_id = read_link_token(inbound.link_token, self._link_secret)
-        target = person_by_lms_id(session, lms_id) if lms_id else None
-        if target is None:
-            return None
-        current = person_by_identity(session, inbound.channel, inbound.address)
-        if current is None or current.id != target.id:
-            move_identity(session, inbound.channel, inbound.address, target.id or 0, now)
-        return target
 
     def _advance(self, ctx: EffectContext, progress: _Progress) -> None:
         command = find_command(ctx.inbound.text) if not ctx.inbound.choice_id else None
@@ -262,6 +246,8 @@ class TurnRunner:
             p.under_13,
             dict(ctx.consent),
             p.program,
+            # Only a parent has wards: their children under 13, whose reminders they decide.
+            wards_of(ctx.session, p.id or 0) if p.role == "parent" else (),
         )
 
     @staticmethod

@@ -1,9 +1,10 @@
-"""The FastAPI application: health, metrics, the web chat, and (later) channel webhooks."""
+"""The FastAPI applications: the full one (health, metrics, web chat, APIs, webhooks) and a
+worker's (health and metrics only)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -14,6 +15,26 @@ from bot.app import Runtime
 
 
 def create_web_app(runtime: Runtime) -> FastAPI:
+    app = FastAPI(title="mentorbot", version="0.1.0", lifespan=_lifespan(runtime))
+    app.state.runtime = runtime
+    app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
+    for router in runtime.routers:
+        app.include_router(router)
+    _add_probes(app, runtime)
+    return app
+
+
+def create_health_app(runtime: Runtime) -> FastAPI:
+    """A worker's HTTP: /healthz for the container's health check and /metrics, since the send
+    counters of the messages a worker sends live in the worker. Nothing else is served."""
+    app = FastAPI(title="mentorbot worker", lifespan=_lifespan(runtime),
+                  openapi_url=None, docs_url=None, redoc_url=None)  # fmt: skip
+    app.state.runtime = runtime
+    _add_probes(app, runtime)
+    return app
+
+
+def _lifespan(runtime: Runtime) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await runtime.start()
@@ -22,14 +43,12 @@ def create_web_app(runtime: Runtime) -> FastAPI:
         finally:
             await runtime.stop()
 
-    app = FastAPI(title="mentorbot", version="0.1.0", lifespan=lifespan)
-    app.state.runtime = runtime
-    app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
-    for router in runtime.routers:
-        app.include_router(router)
+    return lifespan
+
+
+def _add_probes(app: FastAPI, runtime: Runtime) -> None:
     app.add_api_route("/healthz", _healthz(runtime), methods=["GET"])
     app.add_api_route("/metrics", _metrics(runtime), methods=["GET"], include_in_schema=False)
-    return app
 
 
 async def _invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -45,6 +64,7 @@ def _healthz(runtime: Runtime) -> Callable[[], object]:
         return {
             "status": "ok",
             "database": runtime.db.dialect,
+            "role": runtime.role.value,
             "channels": runtime.channel_status(),
         }
 

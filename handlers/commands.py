@@ -23,6 +23,9 @@ COMMANDS: dict[str, Command] = {
     "/forgetme": Command("privacy:confirm_forget"),
     "/help": Command(None, Effect("show_help")),
     "/mentor": Command(None, escalate("mentor_request")),
+    "/goals": Command("goals:menu", Effect("goals_show")),
+    "/plan": Command("plan:menu", Effect("plan_show")),
+    "/progress": Command(None, Effect("progress_show")),
 }
 
 # Plain words people type instead of commands, in every supported language.
@@ -42,6 +45,17 @@ WORDS = {
     "ментор": "/mentor",
     "मेंटर": "/mentor",
     "mentora": "/mentor",
+    "goals": "/goals",
+    "metas": "/goals",
+    "цели": "/goals",
+    "लक्ष्य": "/goals",
+    "plan": "/plan",
+    "план": "/plan",
+    "योजना": "/plan",
+    "progress": "/progress",
+    "progreso": "/progress",
+    "прогресс": "/progress",
+    "प्रगति": "/progress",
 }
 
 

@@ -47,18 +47,26 @@ def is_candidate(turn: Turn) -> bool:
 def digression(turn: Turn, flow: Flow, state: str) -> Step | None:
     """Replies (answer + the state's question again) and effects, or None to run the step."""
     reask = flow.reask(state)
-    if reask is None or not is_candidate(turn):
+    answered = answer_before_a_question(turn) if reask is not None else None
+    if reask is None or answered is None:
+        return None
+    return Step("digression", (*answered.replies, *reask(turn)), answered.effects)
+
+
+def answer_before_a_question(turn: Turn) -> Step | None:
+    """The answer alone (no "Did this help?"), for a message a flow's question follows; None
+    when the message is no question for the knowledge base."""
+    if not is_candidate(turn):
         return None
     knowledge, person = turn.knowledge, turn.person
     match = knowledge.best(turn.text, person.locale, person.program) if knowledge else None
     if knowledge and match and knowledge.confident(match):
         answer = Reply(answer_text(turn.t, match.entry))
-        recorded = record_answer(match, match.confidence)
-        return Step("digression", (answer, *reask(turn)), (recorded,))
+        return Step("digression", (answer,), (record_answer(match, match.confidence),))
     if looks_like_question(turn.text):
         text = turn.t._(
             "I'm not sure about that one. A mentor can help with it: type /mentor at any time."
         )
         confidence = match.confidence if match else 0.0
-        return Step("digression", (Reply(text), *reask(turn)), (record_answer(None, confidence),))
+        return Step("digression", (Reply(text),), (record_answer(None, confidence),))
     return None

@@ -19,6 +19,15 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True, slots=True)
+class Ward:
+    """A parent's linked child under 13: the parent decides about the child's study reminders."""
+
+    id: int
+    name: str | None
+    nudges: str | None  # the child's latest `nudges` decision; None: nobody decided yet
+
+
+@dataclass(frozen=True, slots=True)
 class PersonView:
     """What a flow may know about the person it talks to."""
 
@@ -31,6 +40,7 @@ class PersonView:
     under_13: bool
     consent: Mapping[str, str] = field(default_factory=dict)  # purpose -> latest decision
     program: str | None = None
+    wards: tuple[Ward, ...] = ()  # a parent's linked children under 13
 
     def has_consent(self, purpose: str) -> bool:
         return self.consent.get(purpose) == "granted"

@@ -1,7 +1,8 @@
 """The resting state: questions answered from the knowledge base, help, the consent way back.
 
-Order matters: a pressed button first, then a pending consent question, then requests for a
-human, small talk, and finally the knowledge base (an approved answer or an honest "not sure").
+Order matters: a pressed button first, then a pending consent question (coaching, or study
+reminders for a student never asked), then requests for a human, small talk, and finally the
+knowledge base (an approved answer or an honest "not sure").
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from bot.i18n import Gettext
 from bot.messages import Choice, Reply
 from handlers.copy import COACHING
+from handlers.digressions import answer_before_a_question
 from handlers.escalation import escalate
 from handlers.flow import Effect, Flow, Step, Turn, table
 from handlers.queries import (
@@ -22,9 +24,11 @@ from handlers.queries import (
     small_talk,
     wants_human,
 )
+from handlers.reminders import ASKED, reminders_open
 
 TRANSITIONS = table(
     ("idle", "consent_pending", "onboarding:ask_phone"),
+    ("idle", "reminders_pending", "onboarding:ask_nudges"),
     ("idle", "settings", "settings:menu"),
     ("idle", "forget", "privacy:confirm_forget"),
     ("idle", "chat", "idle"),
@@ -39,6 +43,10 @@ def help_reply(t: Gettext) -> Reply:
         "/mentor: talk to a human mentor\n"
         "/settings: coaching, phone and language\n/mydata: what we store about you\n"
         "/forgetme: erase your data\n/help: this message"
+    )
+    text += "\n" + t._(
+        "/goals: your goals for the week\n/plan: your study plan for the week\n"
+        "/progress: streaks, points and badges"
     )
     return Reply(text, (Choice("settings", t._("Settings")), Choice("mydata", t._("My data"))))
 
@@ -59,7 +67,24 @@ def _idle(turn: Turn) -> Step:
     )
     if pending:
         return Step("consent_pending")
+    if reminders_open(person, turn.data):  # e.g. the first contact was a command
+        return before_reminders_question(turn, "reminders_pending")
     return chat(turn)
+
+
+def before_reminders_question(turn: Turn, event: str) -> Step:
+    """What a message gets when the reminders question follows it: one question at a time,
+    so an answer comes without "Did this help?", and anything else with a short hello
+    instead of the help and its buttons. The question is marked as put: whatever happens
+    next, it is not put again."""
+    answered = answer_before_a_question(turn)
+    if answered is not None:
+        return Step(event, answered.replies, answered.effects, {ASKED: True})
+    hello = turn.t._(
+        "Hi! I'm your mentor bot. Ask me anything about your course, or type /help to see "
+        "what I can do."
+    )
+    return Step(event, (Reply(hello),), data={ASKED: True})
 
 
 def chat(turn: Turn) -> Step:

@@ -41,6 +41,8 @@ def _button(choice: str) -> Effect | None:
     action, _, number = choice.partition(":")
     if action in ("take", "pass") and number.isdigit():
         return Effect(f"desk_{action}", {"id": int(number)})
+    if action == "card" and number.isdigit():  # the daily brief's button: a student's card
+        return Effect("desk_card", {"student": int(number)})
     return None
 
 

@@ -1,12 +1,16 @@
 """The coaching-consent workflow: explain, capture the phone, ask once, confirm.
 
 Ineligible students and students under 13 are never asked; an answered question is never asked
-again (a student can still change their mind in settings or with /coaching).
+again (a student can still change their mind in settings or with /coaching). Students not
+offered coaching (ineligible, or declining it because their phone is not a US number) are asked
+once about study reminders instead (handlers/reminders.py); students under 13 are not: a linked
+parent decides for them by SMS.
 """
 
 from __future__ import annotations
 
-from bot.messages import Choice, Reply
+from bot.messages import Channel, Choice, Reply
+from handlers import reminders
 from handlers.copy import (
     COACHING,
     coaching_explanation,
@@ -16,44 +20,57 @@ from handlers.copy import (
     yes_no,
 )
 from handlers.flow import Effect, Flow, Step, Turn, table
-from handlers.main import chat
+from handlers.main import before_reminders_question, chat
 from handlers.phones import PhoneKind, check_phone, mask
 
 IDLE = "main:idle"
 
 TRANSITIONS = table(
     ("start", "ineligible", IDLE),
+    ("start", "reminders_open", "ask_nudges"),
     ("start", "under_13", IDLE),
     ("start", "answered", IDLE),
     ("start", "eligible", "ask_phone"),
     ("offer", "not_offered", IDLE),
     ("offer", "offered", "ask_phone"),
+    ("ask_phone", "under_13", IDLE),
     ("ask_phone", "us_number", "ask_consent"),
     ("ask_phone", "foreign_number", "foreign_phone"),
     ("ask_phone", "bad_number", "ask_phone"),
     ("ask_phone", "declined", IDLE),
+    ("ask_phone", "declined_non_us", "ask_nudges"),
+    ("foreign_phone", "under_13", IDLE),
     ("foreign_phone", "us_number", "ask_consent"),
     ("foreign_phone", "foreign_number", "foreign_phone"),
     ("foreign_phone", "bad_number", "foreign_phone"),
     ("foreign_phone", "other_number", "retry_phone"),
     ("foreign_phone", "declined", IDLE),
+    ("foreign_phone", "declined_non_us", "ask_nudges"),
+    ("ask_consent", "under_13", IDLE),
     ("ask_consent", "granted", IDLE),
     ("ask_consent", "declined", IDLE),
     ("ask_consent", "other_number", "retry_phone"),
+    ("retry_phone", "under_13", IDLE),
     ("retry_phone", "us_number", "ask_consent"),
     ("retry_phone", "foreign_number", "foreign_phone"),
     ("retry_phone", "bad_number", "retry_phone"),
     ("retry_phone", "declined", IDLE),
+    ("retry_phone", "declined_non_us", "ask_nudges"),
     ("ask_consent", "unclear", "ask_consent"),
+    ("ask_nudges", "granted", IDLE),
+    ("ask_nudges", "declined", IDLE),
+    ("ask_nudges", "unclear", "ask_nudges"),
 )
 
 
 def _start(turn: Turn) -> Step:
     """Someone not asked about coaching gets an answer to what they wrote (a first message is
-    often a question), or the help."""
+    often a question), or the help; then, if not offered coaching, the reminders question."""
     person = turn.person
     if person.under_13:
         return _as(chat(turn), "under_13")
+    if reminders.reminders_open(person, turn.data):
+        return before_reminders_question(turn, "reminders_open")
     if not person.eligible_for_coaching:
         return _as(chat(turn), "ineligible")
     if COACHING in person.consent:
@@ -98,10 +115,24 @@ def _declined(turn: Turn) -> Step:
         "or open /settings."
     )
     record = Effect("record_consent", {"purpose": COACHING, "decision": "declined"})
+    if _has_non_us_phone(turn) and reminders.may_ask(turn.person, turn.data):
+        # Coaching was out of reach, not refused: reminders get a question of their own.
+        asked = {reminders.ASKED: True}
+        return Step("declined_non_us", (Reply(text),), (record,), asked)
     return Step("declined", (Reply(text),), (record,))
 
 
+def _has_non_us_phone(turn: Turn) -> bool:
+    """The number we know (stored, else the SMS sender's) is a valid number outside the US."""
+    inbound = turn.inbound
+    sender = inbound.address if inbound.channel == Channel.SMS else None
+    known = turn.person.phone_e164 or sender
+    return known is not None and check_phone(known).kind is PhoneKind.FOREIGN
+
+
 def _phone_step(turn: Turn) -> Step:
+    if turn.person.under_13:  # marked under 13 (a re-import) since the question was put
+        return _as(chat(turn), "under_13")
     if turn.choice_id == "decline":
         return _declined(turn)
     if turn.choice_id == "other":
@@ -128,6 +159,8 @@ def _consent_prompt(turn: Turn) -> tuple[Reply, ...]:
 
 def _consent_step(turn: Turn) -> Step:
     t = turn.t
+    if turn.person.under_13:
+        return _as(chat(turn), "under_13")
     if turn.choice_id == "other":
         return Step("other_number")
     if turn.choice_id not in ("yes", "no"):
@@ -155,11 +188,13 @@ FLOW = Flow(
         "foreign_phone": _phone_step,
         "retry_phone": _phone_step,
         "ask_consent": _consent_step,
+        "ask_nudges": reminders.answer,
     },
     prompts={
         "ask_phone": _ask_phone_prompt,
         "retry_phone": _retry_phone_prompt,
         "ask_consent": _consent_prompt,
+        "ask_nudges": reminders.question,
     },
     # After a question asked mid-way, the short request, not the whole introduction again.
     reasks={"ask_phone": _retry_phone_prompt, "foreign_phone": _retry_phone_prompt},

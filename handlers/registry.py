@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from handlers import main, onboarding, parents, privacy, settings
+from handlers import goals, main, onboarding, parents, plan, privacy, settings
 from handlers.flow import Flow
 
 # States that act on the turn that enters them, instead of waiting for the next message.
-AUTOMATIC = frozenset({("onboarding", "start"), ("onboarding", "offer")})
+AUTOMATIC = frozenset(
+    {("onboarding", "start"), ("onboarding", "offer"), ("parents", "next_child")}
+)
 
 
 def default_flows() -> Mapping[str, Flow]:
-    flows = (onboarding.FLOW, settings.FLOW, main.FLOW, privacy.FLOW, parents.FLOW)
+    flows = (onboarding.FLOW, settings.FLOW, main.FLOW, privacy.FLOW, parents.FLOW, goals.FLOW,
+             plan.FLOW)  # fmt: skip
     return {flow.name: flow for flow in flows}
 
 

@@ -1,4 +1,6 @@
-"""Settings: the student sees and changes coaching consent, phone and language at any time."""
+"""Settings: the student sees and changes coaching consent, study reminders, phone and
+language at any time. A student under 13 is never offered a phone change, and may turn
+reminders off but not on (a linked parent decides, handlers/parents.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from bot.messages import Choice, Reply
 from handlers.copy import COACHING, foreign_number, phone_problem
 from handlers.flow import Effect, Flow, Step, Turn, table
 from handlers.phones import PhoneKind, check_phone, mask
+from handlers.reminders import confirmation, record, reminders_on, status_line
 
 PARENT_UPDATES = "parent_updates"
 LANGUAGES = (("en", "English"), ("es", "Español"), ("hi", "हिन्दी"), ("ru", "Русский"))
@@ -28,28 +31,39 @@ TRANSITIONS = table(
 
 def _menu_prompt(turn: Turn) -> tuple[Reply, ...]:
     t, person = turn.t, turn.person
-    consent = person.consent.get(COACHING)
-    status = t._("on") if consent == "granted" else t._("off")
-    offered = person.eligible_for_coaching and not person.under_13
-    lines = [t._("Your settings:")]
-    if offered:
-        lines.append(t._("Coaching texts: {status}", status=status))
-    lines.append(t._("Phone: {phone}", phone=mask(person.phone_e164)))
+    lines, choices = [t._("Your settings:")], list[Choice]()
+    if person.eligible_for_coaching and not person.under_13:
+        coaching_on = person.has_consent(COACHING)
+        lines.append(t._("Coaching texts: {status}", status=_on_off(t, coaching_on)))
+        toggle = t._("Turn coaching off") if coaching_on else t._("Turn coaching on")
+        choices.append(Choice("toggle", toggle))
+    if person.role == "student":
+        _reminders_setting(turn, lines, choices)
+    if not person.under_13:  # a child is never asked for a phone number, here either
+        lines.append(t._("Phone: {phone}", phone=mask(person.phone_e164)))
     lines.append(t._("Language: {language}", language=dict(LANGUAGES)[person.locale]))
-    toggle = t._("Turn coaching off") if consent == "granted" else t._("Turn coaching on")
-    choices = [
-        Choice("phone", t._("Change phone")),
-        Choice("language", t._("Change language")),
-        Choice("done", t._("Done")),
-    ]
-    if offered:
-        choices.insert(0, Choice("toggle", toggle))
     if person.role == "student":
         parents_on = person.has_consent(PARENT_UPDATES)
         lines.append(t._("Updates to your parents: {status}", status=_on_off(t, parents_on)))
         label = t._("Stop parent updates") if parents_on else t._("Allow parent updates")
-        choices.insert(len(choices) - 3, Choice("parents", label))
+        choices.append(Choice("parents", label))
+    if not person.under_13:
+        choices.append(Choice("phone", t._("Change phone")))
+    choices += [Choice("language", t._("Change language")), Choice("done", t._("Done"))]
     return (Reply("\n".join(lines), tuple(choices)),)
+
+
+def _reminders_setting(turn: Turn, lines: list[str], choices: list[Choice]) -> None:
+    """Reminders as they stand (coaching consent covers them until the student decides), and
+    the switch. A child may turn them off, but only a parent turns them on."""
+    t, on = turn.t, reminders_on(turn.person)
+    lines.append(status_line(t, on))
+    if on:
+        choices.append(Choice("reminders", t._("Turn reminders off")))
+    elif turn.person.under_13:
+        lines.append(t._("Only a parent can turn study reminders on."))
+    else:
+        choices.append(Choice("reminders", t._("Turn reminders on")))
 
 
 def _on_off(t: Gettext, on: bool) -> str:
@@ -67,15 +81,23 @@ def _toggle_parent_updates(turn: Turn) -> Step:
     return Step("consent_changed", (Reply(text),), (record,))
 
 
+def _toggle_reminders(turn: Turn) -> Step:
+    decision = "withdrawn" if reminders_on(turn.person) else "granted"
+    return Step("consent_changed", (confirmation(turn.t, decision),), (record(decision),))
+
+
 def _menu_step(turn: Turn) -> Step:
-    if turn.choice_id == "toggle":
+    choice = turn.choice_id
+    if choice == "toggle":
         return _toggle(turn)
-    if turn.choice_id == "parents":
+    if choice == "parents":
         return _toggle_parent_updates(turn)
+    if choice == "reminders" and (reminders_on(turn.person) or not turn.person.under_13):
+        return _toggle_reminders(turn)
     events = {"phone": "change_phone", "language": "change_language", "done": "done"}
-    if turn.choice_id in events:
-        done = (Reply(turn.t._("Settings saved.")),) if turn.choice_id == "done" else ()
-        return Step(events[turn.choice_id], done)
+    if choice in events and not (choice == "phone" and turn.person.under_13):
+        done = (Reply(turn.t._("Settings saved.")),) if choice == "done" else ()
+        return Step(events[choice], done)
     return Step("unclear", (Reply(turn.t._("Please pick one of the options.")),))
 
 

@@ -22,6 +22,7 @@ from scheduler.campaigns import Campaign
 from scheduler.holdout import campaign_salt, holdout_threshold
 from scheduler.policy import IMPLIED_CONSENT
 from scheduler.quiet_hours import is_known_zone, local_to_utc
+from storage.campaign_states import paused_campaigns
 from storage.database import Database
 from storage.plan_sql import (
     Occurrence,
@@ -80,7 +81,10 @@ class Planner:
         days = tuple((zone, now.astimezone(ZoneInfo(zone)).date()) for zone in zones)
         refresh_personas(session, now)
         report = PlanReport()
+        paused = paused_campaigns(session)  # admins' /campaigns pause, read every run
         for campaign in self.campaigns:
+            if campaign.id in paused:
+                continue
             spec = self.spec(campaign, now, zones, days)
             planned, held = insert_campaign(session, spec)
             report.planned[campaign.id], report.held_out[campaign.id] = planned, held

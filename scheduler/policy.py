@@ -1,13 +1,15 @@
 """Send-time policy: the one place that decides whether a delivery may go out now.
 
 Checked for every outbound message on every path, at the moment of sending (facts can change
-between planning and sending): expiry, reachability, opt-out per phone number, consent for the
-delivery's purpose, a soft pause, a mentor holding the conversation, and quiet hours in the
-recipient's own time zone. Direct replies skip quiet hours (the person just wrote to us) but never
-an opt-out. Nudges also obey a frequency cap per person and *local* day across campaigns (direct
-replies, cap-exempt campaigns and cascade follow-ups do not count); the loser is held to the
-start of the person's next local day, where expiry or the cap decide again. Pure: the facts come
-in, a verdict comes out.
+between planning and sending): expiry, reachability, no SMS to a student under 13, opt-outs,
+consent for the delivery's purpose, a soft pause, a mentor holding the conversation, and quiet
+hours in the recipient's own time zone. A phone number's opt-out stops every text but the
+compliance answer (the carriers' rule); a chat's opt-out (STOP on Telegram or the web chat)
+stops only proactive messages on that chat. Direct replies skip quiet hours (the person just
+wrote to us) but never a number's opt-out. Nudges also obey a frequency cap per person and
+*local* day across campaigns (direct replies, cap-exempt campaigns and cascade follow-ups do not
+count); the loser is held to the start of the person's next local day, where expiry or the cap
+decide again. Pure: the facts come in, a verdict comes out.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from scheduler.quiet_hours import SendWindow, candidate_zones, next_allowed
 PROACTIVE_KINDS = frozenset({"nudge", "digest", "broadcast", "alert"})
 # Compliance answers (the STOP confirmation, HELP) go even to an opted-out number, once.
 COMPLIANCE_KIND = "compliance"
+SAFETY_KIND = "safety"  # the answer to a crisis message: never held, never withheld from a child
 MENTOR_HOLD_RECHECK = timedelta(hours=1)
 PARENT_SMS = "parent_sms"  # the parent's own consent purpose
 STUDENT_PARENT_UPDATES = "parent_updates"  # the student's permission to update parents
@@ -66,8 +69,10 @@ class DeliveryFacts:
     expires_at: datetime | None = None
     time_zone: str | None = None
     consent: Mapping[str, str] = field(default_factory=dict)
+    # SMS: the number opted out; a chat (Telegram, web chat): the person said STOP in it.
     opted_out: bool = False
-    paused_until: datetime | None = None
+    paused_until: datetime | None = None  # the later of the number's and the chat's pause
+    under_13: bool = False  # the recipient is a student under 13: never texted (COPPA)
     reachable: bool = True
     mentor_holds: bool = False
     # For a message to a parent about a student: that student's consent (None: unknown).
@@ -93,10 +98,21 @@ def _unreachable(facts: DeliveryFacts, now: datetime) -> Verdict | None:
     return None if facts.reachable else Verdict(Decision.SUPPRESS, "unreachable")
 
 
-def _opted_out(facts: DeliveryFacts, now: datetime) -> Verdict | None:
-    if facts.opted_out and facts.kind != COMPLIANCE_KIND:
-        return Verdict(Decision.SUPPRESS, "opted_out")
+def _child_texted(facts: DeliveryFacts, now: datetime) -> Verdict | None:
+    """No SMS to a student under 13, whatever the kind: their number needs a parent's consent
+    first. Only a crisis answer still goes: COPPA allows a one-time answer to a child's own
+    request, and keeping crisis lines from a child who asked is the greater harm."""
+    if facts.under_13 and facts.channel == "sms" and facts.kind != SAFETY_KIND:
+        return Verdict(Decision.SUPPRESS, "under_13")
     return None
+
+
+def _opted_out(facts: DeliveryFacts, now: datetime) -> Verdict | None:
+    if not facts.opted_out or facts.kind == COMPLIANCE_KIND:
+        return None
+    if facts.channel == "sms" or facts.proactive:
+        return Verdict(Decision.SUPPRESS, "opted_out")
+    return None  # a chat's STOP leaves the answers to the person's own messages
 
 
 def _no_consent(facts: DeliveryFacts, now: datetime) -> Verdict | None:
@@ -129,6 +145,7 @@ def _no_student_permission(facts: DeliveryFacts, now: datetime) -> Verdict | Non
 DEFAULT_CHECKS: tuple[Check, ...] = (
     _expired,
     _unreachable,
+    _child_texted,
     _opted_out,
     _no_consent,
     _paused,

@@ -9,6 +9,7 @@ processes, changes nothing twice.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
@@ -21,6 +22,9 @@ log = structlog.get_logger("mentorbot.scheduler")
 
 Tick = Callable[[], Awaitable[Any]]
 SEND_JOB = "send-pending"
+# How long a stop waits for running jobs (a drain's sends in flight) before cancelling them:
+# short enough that a stopped process exits well within a container's 10 s stop timeout.
+STOP_GRACE_SECONDS = 4.0
 
 
 class Drainable(Protocol):
@@ -43,6 +47,7 @@ class Ticker:
         self._nudge_settings = nudge_settings or NudgeSettings()
         self._extra: list[tuple[str, float, Tick]] = []
         self._scheduler: AsyncIOScheduler | None = None
+        self._running: set[asyncio.Task[Any]] = set()
 
     def add_job(self, job_id: str, seconds: float, tick: Tick) -> None:
         """A periodic planning job of a channel or feature (e.g. the parents' digests)."""
@@ -58,20 +63,30 @@ class Ticker:
                        self._nudges.lifecycle_tick)]
         return found + self._extra
 
+    @property
+    def running(self) -> bool:
+        return self._scheduler is not None
+
     def start(self) -> None:
         if not self._settings.enabled:
             return
         self._scheduler = AsyncIOScheduler(timezone="UTC")
         for job_id, seconds, tick in self.jobs():
-            self._scheduler.add_job(_guarded(job_id, tick), "interval", id=job_id,
+            self._scheduler.add_job(_guarded(job_id, tick, self._running), "interval", id=job_id,
                                     seconds=seconds, replace_existing=True, coalesce=True,
                                     max_instances=1)
         self._scheduler.start()
 
-    async def stop(self) -> None:
-        if self._scheduler is not None:
-            self._scheduler.shutdown(wait=False)
-            self._scheduler = None
+    async def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:
+        """No new runs; running ones may finish (within `grace`), so that sends in flight are
+        recorded. APScheduler's own shutdown would cancel them mid-send."""
+        if self._scheduler is None:
+            return
+        self._scheduler.pause()
+        if self._running:
+            await asyncio.wait(list(self._running), timeout=grace)
+        self._scheduler.shutdown(wait=False)  # cancels whatever outlived the grace
+        self._scheduler = None
 
     async def run_jobs(self) -> None:
         """Run every planning job once, now (tests and previews drive time by hand)."""
@@ -80,11 +95,19 @@ class Ticker:
                 await _guarded(job_id, tick)()
 
 
-def _guarded(job_id: str, tick: Tick) -> Callable[[], Awaitable[None]]:
+def _guarded(
+    job_id: str, tick: Tick, running: set[asyncio.Task[Any]] | None = None
+) -> Callable[[], Awaitable[None]]:
     async def run() -> None:
+        task = asyncio.current_task()
+        if running is not None and task is not None:
+            running.add(task)  # so that a stop can wait for it
         try:
             await tick()
         except Exception:
             log.exception("scheduler.tick_failed", job=job_id)
+        finally:
+            if running is not None and task is not None:
+                running.discard(task)
 
     return run

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -12,10 +12,34 @@ from sqlmodel import Session
 
 from scheduler.policy import DeliveryFacts
 from storage.people import PersonRow
+from storage.sms import opt_outs_for
 from storage.tables import ConsentRecord, Conversation, Delivery, Identity, OptOut, Person
 
 DUE_STATUSES = ("pending", "held")
 STALE_SENDING = timedelta(minutes=10)
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityFacts:
+    """What the identity a delivery goes to says: reachable, and a chat's STOP and PAUSE
+    (a number's are in `opt_out` instead, for everyone who shares it)."""
+
+    reachable: bool = True
+    opted_out: bool = False
+    paused_until: datetime | None = None
+
+
+UNKNOWN_IDENTITY = IdentityFacts()
+
+
+def _under_13(person: PersonRow | Person | None) -> bool:
+    """A student under 13; their parents are other people, with numbers of their own."""
+    return person is not None and person.role == "student" and bool(person.under_13)
+
+
+def _later(*moments: datetime | None) -> datetime | None:
+    found = [m for m in moments if m is not None]
+    return max(found) if found else None
 
 
 def claim_due(
@@ -98,8 +122,11 @@ def reply_facts(
     address: str,
     kind: str = "reply",
 ) -> DeliveryFacts:
-    """Facts for a turn's own replies: the turn already knows the person and their consent."""
-    opt = _opt_outs(session, {address}).get(address) if channel == "sms" else None
+    """Facts for a turn's own replies: the turn already knows the person and their consent.
+
+    These answer the person's own message, never proactive: a chat's STOP or PAUSE does not
+    concern them, so the chat's identity is not read here."""
+    opt = opt_outs_for(session, [address]).get(address) if channel == "sms" else None
     return DeliveryFacts(
         kind=kind,
         channel=channel,
@@ -108,6 +135,7 @@ def reply_facts(
         consent=consent,
         opted_out=opt is not None and opt.opted_out,
         paused_until=opt.paused_until if opt else None,
+        under_13=_under_13(person),
     )
 
 
@@ -121,11 +149,11 @@ def facts_for(
     consents = _consents(session, person_ids | _student_ids(rows))
     phones = {r.address for r in rows if r.channel == "sms"}
     phones |= {p.phone_e164 for p in people.values() if p.phone_e164}
-    opt_outs = _opt_outs(session, phones)
-    reachable = _reachability(session, rows)
+    opt_outs = opt_outs_for(session, phones)
+    identities = _identities(session, rows)
     human = _mentor_held(session, person_ids)
     facts = {
-        r.id or 0: _facts(r, people.get(r.person_id or -1), consents, opt_outs, reachable, human)
+        r.id or 0: _facts(r, people.get(r.person_id or -1), consents, opt_outs, identities, human)
         for r in rows
     }
     if now is not None:
@@ -170,9 +198,10 @@ def nudges_sent_today(
     for person_id, sent_at, meta in found:
         person = people.get(person_id)
         zone = ZoneInfo(person.time_zone) if person and person.time_zone else UTC
-        if not meta.get("cap_exempt") and sent_at.astimezone(zone).date() == now.astimezone(
-            zone
-        ).date():
+        if (
+            not meta.get("cap_exempt")
+            and sent_at.astimezone(zone).date() == now.astimezone(zone).date()
+        ):
             counts[person_id] = counts.get(person_id, 0) + 1
     return counts
 
@@ -182,11 +211,15 @@ def _facts(
     person: Person | None,
     consents: dict[int, dict[str, str]],
     opt_outs: dict[str, OptOut],
-    reachable: dict[tuple[str, str], bool],
+    identities: dict[tuple[str, str], IdentityFacts],
     human: set[int],
 ) -> DeliveryFacts:
-    phone = row.address if row.channel == "sms" else (person.phone_e164 if person else None)
+    sms = row.channel == "sms"
+    phone = row.address if sms else (person.phone_e164 if person else None)
     opt = opt_outs.get(phone or "")
+    identity = identities.get((row.channel, row.address), UNKNOWN_IDENTITY)
+    # A number's PAUSE pauses the person's other channels too; a chat's covers that chat only.
+    paused = _later(opt.paused_until if opt else None, None if sms else identity.paused_until)
     return DeliveryFacts(
         kind=row.kind,
         channel=row.channel,
@@ -195,9 +228,10 @@ def _facts(
         expires_at=row.expires_at,
         time_zone=person.time_zone if person else None,
         consent=consents.get(row.person_id or -1, {}),
-        opted_out=row.channel == "sms" and opt is not None and opt.opted_out,
-        paused_until=opt.paused_until if opt else None,
-        reachable=reachable.get((row.channel, row.address), True),
+        opted_out=(opt is not None and opt.opted_out) if sms else identity.opted_out,
+        paused_until=paused,
+        under_13=_under_13(person),
+        reachable=identity.reachable,
         mentor_holds=(row.person_id or -1) in human,
         student_consent=_student_consent(row, consents),
     )
@@ -234,23 +268,24 @@ def _consents(session: Session, ids: set[int]) -> dict[int, dict[str, str]]:
     return result
 
 
-def _opt_outs(session: Session, phones: set[str]) -> dict[str, OptOut]:
-    if not phones:
-        return {}
-    found = session.execute(select(OptOut).where(OptOut.phone_e164.in_(phones))).scalars()  # type: ignore[attr-defined]
-    return {o.phone_e164: o for o in found}
-
-
-def _reachability(session: Session, rows: list[Delivery]) -> dict[tuple[str, str], bool]:
+def _identities(session: Session, rows: list[Delivery]) -> dict[tuple[str, str], IdentityFacts]:
+    """Reachability, a chat's STOP and its PAUSE, for every address in one query."""
     addresses = {r.address for r in rows}
     if not addresses:
         return {}
     found = session.execute(
-        select(Identity.channel, Identity.address, Identity.reachable).where(
-            Identity.address.in_(addresses)
-        )
-    )  # type: ignore[attr-defined]
-    return {(channel, address): ok for channel, address, ok in found}
+        select(
+            Identity.channel,
+            Identity.address,
+            Identity.reachable,
+            Identity.opted_out,
+            Identity.paused_until,
+        ).where(Identity.address.in_(addresses))  # type: ignore[attr-defined]
+    )
+    return {
+        (channel, address): IdentityFacts(bool(ok), bool(out), paused)
+        for channel, address, ok, out, paused in found
+    }
 
 
 def _mentor_held(session: Session, ids: set[int]) -> set[int]:

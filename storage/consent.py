@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, select
 from sqlmodel import Session
 
 from handlers.phones import phone_hash
@@ -61,20 +61,3 @@ def append_consent(
     )
     session.add(record)
     return record
-
-
-def strip_for_erasure(session: Session, person_id: int) -> None:
-    """Keep only what compliance needs: the phone's hash, the purpose, the decision, the time."""
-    session.execute(
-        update(ConsentRecord)
-        .where(ConsentRecord.person_id == person_id)
-        .values(
-            person_id=None,
-            phone_e164=None,
-            channel=None,
-            text_version=None,
-            locale=None,
-            source_message_id=None,
-            actor="erased",
-        )
-    )

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from storage.guardians import link_guardian
 from storage.mentors import ensure_profile
 from storage.tables import Person
 
@@ -27,6 +28,8 @@ class DemoPerson:
     program: str | None = "microbachelors-cs"
     active_days_ago: int | None = 3
     under_13: bool = False
+    parent_of: str | None = None  # a parent's child (a demo key): linked as a guardian
+    phone: str | None = None
 
 
 COHORT = (
@@ -62,10 +65,30 @@ COHORT = (
         active_days_ago=None,
     ),
     DemoPerson(
+        "wei",
+        "Wei Chen",
+        "parent of Mia (decides her study reminders)",
+        role="parent",
+        track=None,
+        program=None,
+        active_days_ago=None,
+        parent_of="mia",
+        phone="+12125550147",
+    ),
+    DemoPerson(
         "dana",
         "Dana Brooks",
         "mentor (takes escalated conversations: /queue, /take)",
         role="mentor",
+        track=None,
+        program=None,
+        active_days_ago=None,
+    ),
+    DemoPerson(
+        "kai",
+        "Kai Morgan",
+        "admin (/campaigns, /audit; takes escalations too)",
+        role="admin",
         track=None,
         program=None,
         active_days_ago=None,
@@ -88,7 +111,19 @@ def seed_demo(session: Session, now: datetime) -> int:
         added += 1
     session.flush()
     _assign_mentor(session, now)
+    _link_parents(session, now)
     return added
+
+
+def _link_parents(session: Session, now: datetime) -> None:
+    for demo in COHORT:
+        if demo.parent_of is None:
+            continue
+        keys = (f"{DEMO_TAG}-{demo.key}", f"{DEMO_TAG}-{demo.parent_of}")
+        found = session.execute(select(Person).where(Person.lms_id.in_(keys))).scalars()  # type: ignore[union-attr]
+        people = {p.lms_id: p for p in found}
+        if len(people) == 2:  # both still there (a demo person may have been erased)
+            link_guardian(session, people[keys[0]], people[keys[1]], 6, now)
 
 
 def _person(demo: DemoPerson, lms_id: str, now: datetime) -> Person:
@@ -104,6 +139,7 @@ def _person(demo: DemoPerson, lms_id: str, now: datetime) -> Person:
         enrolled_at=now - timedelta(days=30),
         last_active_at=active,
         under_13=demo.under_13,
+        phone_e164=demo.phone,
         created_at=now,
     )
 

@@ -1,4 +1,5 @@
-"""Parents linked to students (the guardian table), and rows the digest planner reads."""
+"""Parents linked to students (the guardian table), rows the digest planner reads, and a
+parent's decisions for their children under 13."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlmodel import Session
 
+from handlers.flow import Ward
+from handlers.reminders import NUDGES
+from storage.consent import append_consent
 from storage.people import link_identity
-from storage.tables import Guardian, Identity, Person
+from storage.tables import ConsentRecord, Guardian, Identity, Person
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,3 +130,68 @@ def sms_address_of(session: Session, person: Person) -> str | None:
         Identity.person_id == person.id, Identity.channel == "sms"
     )
     return session.execute(query).scalars().first()
+
+
+class NotTheirChild(ValueError):
+    """Only a linked parent decides for a child, and only for a child under 13."""
+
+
+def wards_of(session: Session, parent_id: int) -> tuple[Ward, ...]:
+    """The parent's linked children under 13, each with their latest `nudges` decision."""
+    children = session.execute(
+        select(Person.id, Person.display_name)
+        .join(Guardian, Guardian.student_id == Person.id)
+        .where(
+            Guardian.parent_id == parent_id,
+            Person.under_13.is_(True),  # type: ignore[attr-defined]
+            Person.erased_at.is_(None),  # type: ignore[union-attr]
+        )
+        .order_by(Guardian.id)
+    ).all()
+    if not children:
+        return ()
+    decisions = dict(
+        session.execute(
+            select(ConsentRecord.person_id, ConsentRecord.decision)
+            .where(
+                ConsentRecord.person_id.in_([c.id for c in children]),  # type: ignore[union-attr]
+                ConsentRecord.purpose == NUDGES,
+            )
+            .order_by(ConsentRecord.id)  # later rows overwrite earlier ones: the latest wins
+        ).all()
+    )
+    return tuple(Ward(c.id, c.display_name, decisions.get(c.id)) for c in children)
+
+
+def record_for_child(
+    session: Session,
+    *,
+    parent_id: int,
+    child_id: int,
+    purpose: str,
+    decision: str,
+    channel: str,
+    text_version: str,
+    locale: str | None,
+    source_message_id: str | None,
+    now: datetime,
+) -> ConsentRecord:
+    """A parent's decision, recorded on the child and naming the parent. No phone is kept on
+    the child's record: the parent's number is theirs, and goes when they are erased."""
+    if child_id not in {w.id for w in wards_of(session, parent_id)}:
+        raise NotTheirChild(f"person {parent_id} may not decide for person {child_id}")
+    record = append_consent(
+        session,
+        person_id=child_id,
+        purpose=purpose,
+        decision=decision,
+        phone=None,
+        channel=channel,
+        text_version=text_version,
+        locale=locale,
+        source_message_id=source_message_id,
+        now=now,
+        actor=f"parent:{parent_id}",
+    )
+    session.flush()  # the same turn reads the children's decisions again
+    return record

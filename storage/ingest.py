@@ -4,16 +4,31 @@ Each call validates every row, stores the valid ones and returns the others with
 Events are idempotent by their id; students are upserted by LMS id. Activity events move
 `person.last_active_at` forward (the coaching-eligibility rule reads it) and `enrolled` moves
 `enrolled_at`, never backwards.
+
+A student row may say `under_13` (true/false) or give a `birth_date` (YYYY-MM-DD): under_13 is
+then derived on the student's local today (UTC without a time zone) and the birth date is
+dropped, never stored (data minimisation: under_13 is all the bot needs, and a re-import keeps
+it current). Both together must agree. A row with neither keeps what is stored (new: not
+under 13).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
@@ -25,6 +40,8 @@ from storage.tables import LearningEvent, Person
 from storage.upsert import insert_ignore
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
+MINOR_AGE = 13
+OLDEST_BIRTH_YEAR = 1900
 Text = Field(min_length=1, max_length=128)
 
 
@@ -58,6 +75,21 @@ class StudentIn(BaseModel):
     locale: str | None = None
     time_zone: str | None = None
     mentor: str | None = None  # the mentor's LMS id
+    under_13: bool | None = None
+    birth_date: date | None = None  # read to derive under_13, never stored
+
+    @field_validator("birth_date", mode="before")
+    @classmethod
+    def _iso_date(cls, value: Any) -> Any:
+        """Only YYYY-MM-DD: a number or another layout could be read as some other day."""
+        if value is None or isinstance(value, date):
+            return value
+        try:
+            if isinstance(value, str) and len(value.strip()) == 10:
+                return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+        raise ValueError("not a valid date (expected YYYY-MM-DD)")
 
     @model_validator(mode="after")
     def _known_locale_and_zone(self) -> StudentIn:
@@ -148,21 +180,63 @@ def _move_forward(session: Session, rows: list[dict[str, Any]], types: frozenset
 def ingest_students(session: Session, rows: Sequence[Mapping[str, Any]], now: datetime,
                     first_index: int = 0) -> Outcome:
     outcome = Outcome()
-    valid = [s for _i, s in _validate(StudentIn, rows, "lms_id", outcome, first_index)]
-    mentors = _ensure_mentors(session, {s.mentor for s in valid if s.mentor}, now)
-    records = [dict(lms_id=s.lms_id, display_name=s.name, program=s.program, track=s.track,
-                    grade=s.grade, cohort=s.cohort, locale=s.locale, time_zone=s.time_zone,
-                    mentor_id=mentors.get(s.mentor or ""), role="student", under_13=False,
-                    created_at=now) for s in valid]
-    if records:
-        module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-        statement = module.insert(Person.__table__).values(records)
-        kept = ("display_name", "program", "track", "grade", "cohort", "locale", "time_zone",
-                "mentor_id")
-        session.execute(statement.on_conflict_do_update(
-            index_elements=["lms_id"], set_={c: statement.excluded[c] for c in kept}))
-    outcome.stored = len(records)
+    checked: list[tuple[StudentIn, bool | None]] = []
+    for index, student in _validate(StudentIn, rows, "lms_id", outcome, first_index):
+        try:
+            checked.append((student, under_13_of(student, now)))
+        except ValueError as exc:
+            outcome.rejected.append({"index": index, "id": student.lms_id, "reasons": [str(exc)]})
+    mentors = _ensure_mentors(session, {s.mentor for s, _u in checked if s.mentor}, now)
+    aged: list[dict[str, Any]] = []
+    unaged: list[dict[str, Any]] = []  # rows that say nothing about age: stored value kept
+    for s, minor in checked:
+        (unaged if minor is None else aged).append(dict(
+            lms_id=s.lms_id, display_name=s.name, program=s.program, track=s.track,
+            grade=s.grade, cohort=s.cohort, locale=s.locale, time_zone=s.time_zone,
+            mentor_id=mentors.get(s.mentor or ""), role="student", under_13=bool(minor),
+            created_at=now))
+    _upsert_students(session, aged, with_age=True)
+    _upsert_students(session, unaged, with_age=False)
+    outcome.stored = len(checked)
     return outcome
+
+
+def under_13_of(student: StudentIn, now: datetime) -> bool | None:
+    """As given, or derived from the birth date on the student's local today; None when the
+    row says nothing about age. ValueError for an impossible date or a pair that disagrees."""
+    born = student.birth_date
+    if born is None:
+        return student.under_13
+    today = now.astimezone(ZoneInfo(student.time_zone) if student.time_zone else UTC).date()
+    if born > today:
+        raise ValueError("birth_date: is in the future")
+    if born.year < OLDEST_BIRTH_YEAR:
+        raise ValueError(f"birth_date: is before {OLDEST_BIRTH_YEAR}")
+    derived = today < _anniversary(born, MINOR_AGE)
+    if student.under_13 is not None and student.under_13 != derived:
+        # The reason names the flag, never the date itself: it is personal data.
+        raise ValueError(f"under_13 is {str(student.under_13).lower()} but birth_date says "
+                         f"{str(derived).lower()}")
+    return derived
+
+
+def _anniversary(born: date, years: int) -> date:
+    """Born on 29 February: the day after 28 February in a common year (never early)."""
+    try:
+        return born.replace(year=born.year + years)
+    except ValueError:
+        return date(born.year + years, 3, 1)
+
+
+def _upsert_students(session: Session, records: list[dict[str, Any]], with_age: bool) -> None:
+    if not records:
+        return
+    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = module.insert(Person.__table__).values(records)
+    kept = ["display_name", "program", "track", "grade", "cohort", "locale", "time_zone",
+            "mentor_id", *(["under_13"] if with_age else [])]
+    session.execute(statement.on_conflict_do_update(
+        index_elements=["lms_id"], set_={c: statement.excluded[c] for c in kept}))
 
 
 def _ensure_mentors(session: Session, lms_ids: set[str], now: datetime) -> dict[str, int]:

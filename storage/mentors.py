@@ -3,8 +3,6 @@ private notes. Invitation tokens are random and single-use; only their SHA-256 i
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -12,6 +10,7 @@ from sqlalchemy import select, update
 from sqlmodel import Session
 
 from storage.tables import Identity, Invitation, MentorNote, MentorProfile, Person
+from storage.tokens import new_token, token_hash
 
 INVITATION_PREFIX = "inv-"
 # Where staff are reached, best first: Telegram is their console; the web chat works too.
@@ -85,15 +84,11 @@ def admins(session: Session) -> list[int]:
     return [int(i) for i in session.execute(query).scalars()]
 
 
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def create_invitation(
     session: Session, role: str, name: str, lms_id: str | None, now: datetime, ttl: timedelta
 ) -> str:
     """A new single-use token; only its hash is stored."""
-    token = INVITATION_PREFIX + secrets.token_urlsafe(24)
+    token = new_token(INVITATION_PREFIX)
     session.add(Invitation(token_hash=token_hash(token), role=role, name=name, lms_id=lms_id,
                            created_at=now, expires_at=now + ttl))  # fmt: skip
     session.flush()

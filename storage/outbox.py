@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 from sqlalchemy import bindparam, case, insert, or_, select, update
 from sqlmodel import Session
 
-from bot.messages import Choice, Outbound, Reply
+from bot.messages import Attachment, Choice, Outbound, Reply
 from scheduler.policy import Decision, Verdict
 from storage.tables import Delivery
 
@@ -21,10 +22,31 @@ def _choices_json(reply: Reply) -> list[dict[str, str]]:
     return rows
 
 
-def reply_from_row(text: str, choices: Sequence[dict[str, str]]) -> Reply:
+ATTACHMENT_KEY = "attachment"
+
+
+def _attachment_json(reply: Reply) -> dict[str, dict[str, str]]:
+    """Kept in the row's meta until sent (then dropped: see drop_attachments)."""
+    file = reply.attachment
+    if file is None:
+        return {}
+    data = base64.b64encode(file.data).decode()
+    return {ATTACHMENT_KEY: {"name": file.name, "media_type": file.media_type, "data": data}}
+
+
+def _attachment(meta: dict[str, Any]) -> Attachment | None:
+    raw = meta.get(ATTACHMENT_KEY)
+    if not isinstance(raw, dict):
+        return None
+    return Attachment(raw["name"], raw["media_type"], base64.b64decode(raw["data"]))
+
+
+def reply_from_row(
+    text: str, choices: Sequence[dict[str, str]], meta: dict[str, Any] | None = None
+) -> Reply:
     request_phone = any(c["id"] == "__request_phone__" for c in choices)
     kept = tuple(Choice(c["id"], c["label"]) for c in choices if c["id"] != "__request_phone__")
-    return Reply(text, kept, request_phone)
+    return Reply(text, kept, request_phone, _attachment(meta or {}))
 
 
 def outbound_from_row(row: Delivery) -> Outbound:
@@ -32,10 +54,10 @@ def outbound_from_row(row: Delivery) -> Outbound:
         row.id or 0,
         row.channel,
         row.address,
-        reply_from_row(row.text, row.choices),
+        reply_from_row(row.text, row.choices, row.meta),
         row.person_id,
         row.kind,
-        dict(row.meta),
+        {k: v for k, v in row.meta.items() if k != ATTACHMENT_KEY},
     )
 
 
@@ -70,7 +92,7 @@ def add_replies(
             status=status,
             due_at=due,
             attempts=0,
-            meta=meta or {},
+            meta={**(meta or {}), **_attachment_json(reply)},
             error=error,
             created_at=now,
             updated_at=now,
@@ -128,8 +150,15 @@ def mark_sent_many(
     """Record many successful sends in one statement (executemany): (id, external id,
     delivered on acceptance)."""
     if sent:
-        params = [{"delivery_id": d, "external_id": e, "now": now,
-                   "delivered_at": now if delivered else None} for d, e, delivered in sent]
+        params = [
+            {
+                "delivery_id": d,
+                "external_id": e,
+                "now": now,
+                "delivered_at": now if delivered else None,
+            }
+            for d, e, delivered in sent
+        ]
         session.connection().execute(_MARK_SENT, params)
 
 
@@ -204,3 +233,16 @@ def set_encoding(session: Session, delivery_id: int, segments: int, encoding: st
         .where(Delivery.id == delivery_id)
         .values(segments=segments, encoding=encoding)
     )
+
+
+def drop_attachments(session: Session, delivery_ids: Sequence[int]) -> None:
+    """A sent file is not kept: the outbox would otherwise hold copies of exports and charts."""
+    if not delivery_ids:
+        return
+    rows = session.execute(
+        select(Delivery.id, Delivery.meta).where(Delivery.id.in_(delivery_ids))  # type: ignore[union-attr]
+    )
+    for delivery_id, meta in rows:
+        if ATTACHMENT_KEY in meta:
+            kept = {k: v for k, v in meta.items() if k != ATTACHMENT_KEY}
+            session.execute(update(Delivery).where(Delivery.id == delivery_id).values(meta=kept))

@@ -10,11 +10,7 @@ from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlmodel import Session
 
 from storage.tables import (
-    Conversation,
-    Escalation,
     Identity,
-    KnowledgeAnswer,
-    MentorNote,
     MessageLog,
     Person,
 )
@@ -135,42 +131,9 @@ def message_count(session: Session, person_id: int) -> int:
     return int(session.connection().execute(_MESSAGES_OF, {"pid": person_id}).scalar() or 0)
 
 
-def erase_personal_data(session: Session, person_id: int, now: datetime) -> None:
-    """Forget a person: profile blanked, identities, messages and conversation removed."""
-    session.execute(delete(Identity).where(Identity.person_id == person_id))
-    session.execute(delete(Conversation).where(Conversation.person_id == person_id))
-    session.execute(delete(Escalation).where(Escalation.person_id == person_id))
-    session.execute(delete(MentorNote).where(MentorNote.student_id == person_id))
-    # Answer statistics stay, no longer tied to anyone.
-    session.execute(
-        update(KnowledgeAnswer)
-        .where(KnowledgeAnswer.person_id == person_id)
-        .values(person_id=None)
-    )
-    session.execute(
-        update(MessageLog)
-        .where(MessageLog.person_id == person_id)
-        .values(text=None, person_id=None)
-    )
-    session.execute(
-        update(Person)
-        .where(Person.id == person_id)
-        .values(
-            display_name=None,
-            locale=None,
-            time_zone=None,
-            lms_id=None,
-            program=None,
-            track=None,
-            grade=None,
-            cohort=None,
-            enrolled_at=None,
-            last_active_at=None,
-            phone_e164=None,
-            mentor_id=None,
-            erased_at=now,
-        )
-    )
+def person_by_id(session: Session, person_id: int) -> PersonRow | None:
+    found = session.connection().execute(select(_PERSON).where(_PERSON.c.id == person_id)).first()
+    return PersonRow.from_row(found) if found is not None else None
 
 
 def person_by_lms_id(session: Session, lms_id: str) -> PersonRow | None:
@@ -181,12 +144,24 @@ def person_by_lms_id(session: Session, lms_id: str) -> PersonRow | None:
 
 def move_identity(
     session: Session, channel: str, address: str, person_id: int, now: datetime
-) -> None:
-    """Point an address at another person (a deep link proved who is behind the chat)."""
-    session.execute(
-        delete(Identity).where(Identity.channel == channel, Identity.address == address)
+) -> list[str]:
+    """Make the address the person's one identity on its channel (a deep link proved who is
+    behind the chat): whoever had the address loses it, and so do the person's other addresses
+    on that channel, which are returned so that they can be told."""
+    others = delete(Identity).where(
+        Identity.channel == channel, Identity.person_id == person_id, Identity.address != address
     )
-    session.add(Identity(person_id=person_id, channel=channel, address=address, created_at=now))
+    removed = list(session.execute(others.returning(Identity.address)).scalars())
+    # Updated in place: the chat's own state (reachable, a STOP sent from it) stays with it.
+    moved = session.execute(
+        update(Identity)
+        .where(Identity.channel == channel, Identity.address == address)
+        .values(person_id=person_id)
+    )
+    if not moved.rowcount:  # type: ignore[attr-defined]
+        session.add(Identity(person_id=person_id, channel=channel, address=address,
+                             created_at=now))  # fmt: skip
+    return removed
 
 
 def set_reachable(session: Session, channel: str, address: str, reachable: bool) -> None:

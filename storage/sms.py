@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlmodel import Session
 
+from handlers.phones import phone_hash
 from storage.people import set_reachable
 from storage.tables import PENDING_STATUSES, Delivery, OptOut, SmsInbox, SmsStatusEvent
 from storage.upsert import insert_ignore
@@ -102,8 +104,25 @@ def _delivery_for(session: Session, sid: str, delivery_id: int | None) -> Delive
     return session.execute(query).scalars().first()
 
 
+def opt_outs_for(session: Session, phones: Iterable[str]) -> dict[str, OptOut]:
+    """Each number's opt-out, found by the number or by its hash: erasure re-keys an opt-out
+    by the hash once nobody holds the number, and it must go on suppressing that number."""
+    keys = {phone: (phone, phone_hash(phone)) for phone in phones if phone}
+    if not keys:
+        return {}
+    wanted = {key for pair in keys.values() for key in pair}
+    query = select(OptOut).where(OptOut.phone_e164.in_(wanted))  # type: ignore[attr-defined]
+    found = {row.phone_e164: row for row in session.execute(query).scalars()}
+    result: dict[str, OptOut] = {}
+    for phone, pair in keys.items():
+        rows = [found[key] for key in pair if key in found]
+        if rows:  # both only if written twice by other paths: the latest change decides
+            result[phone] = max(rows, key=lambda row: row.updated_at)
+    return result
+
+
 def opt_out_row(session: Session, phone: str) -> OptOut | None:
-    return session.get(OptOut, phone)
+    return opt_outs_for(session, [phone]).get(phone)
 
 
 def is_opted_out(session: Session, phone: str) -> bool:
@@ -111,9 +130,31 @@ def is_opted_out(session: Session, phone: str) -> bool:
     return row is not None and row.opted_out
 
 
+def _row_to_change(session: Session, phone: str, now: datetime) -> OptOut:
+    """The number's own row to write. A row kept by the hash moves back under the number:
+    the number is in use again (it wrote to us, or we texted it), so nothing is left to hide,
+    and one row per number means the two can never disagree."""
+    row = session.get(OptOut, phone)
+    if row is not None:
+        return row
+    hashed = session.get(OptOut, phone_hash(phone))
+    if hashed is None:
+        return OptOut(phone_e164=phone, opted_out=False, updated_at=now)
+    moved = OptOut(
+        phone_e164=phone,
+        opted_out=hashed.opted_out,
+        paused_until=hashed.paused_until,
+        source=hashed.source,
+        updated_at=hashed.updated_at,
+    )
+    session.delete(hashed)
+    session.flush()
+    return moved
+
+
 def opt_out(session: Session, phone: str, now: datetime, *, source: str) -> int:
     """Opt the number out of all SMS and cancel what is waiting for it; returns cancelled."""
-    row = opt_out_row(session, phone) or OptOut(phone_e164=phone, updated_at=now)
+    row = _row_to_change(session, phone, now)
     row.opted_out, row.source, row.updated_at = True, source, now
     session.add(row)
     session.flush()
@@ -130,13 +171,13 @@ def opt_out(session: Session, phone: str, now: datetime, *, source: str) -> int:
 
 
 def opt_in(session: Session, phone: str, now: datetime, *, source: str) -> None:
-    row = opt_out_row(session, phone) or OptOut(phone_e164=phone, updated_at=now)
+    row = _row_to_change(session, phone, now)
     row.opted_out, row.paused_until, row.source, row.updated_at = False, None, source, now
     session.add(row)
 
 
 def pause(session: Session, phone: str, now: datetime, days: int) -> datetime:
-    row = opt_out_row(session, phone) or OptOut(phone_e164=phone, opted_out=False, updated_at=now)
+    row = _row_to_change(session, phone, now)
     row.paused_until, row.updated_at = now + timedelta(days=days), now
     if row.source is None:
         row.source = "sms_pause"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
@@ -345,3 +345,99 @@ class RateLimit(SQLModel, table=True):
     key: str = Field(primary_key=True)
     window_start: datetime = _utc(nullable=False)
     count: int = 0
+
+
+class AuditRecord(SQLModel, table=True):
+    """Append-only: every admin action that changes something (command, button or API call)."""
+
+    __tablename__ = "audit_record"
+    __table_args__ = (Index("ix_audit_created", "created_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    actor_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    actor: str  # "person:<id>", "telegram:<chat>" (MENTORBOT_ADMIN_TELEGRAM_IDS) or "api"
+    action: str  # e.g. "campaign.pause", "broadcast.send", "person.erase"
+    params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = _utc(nullable=False)
+
+
+class CampaignState(SQLModel, table=True):
+    """What admins changed about a campaign at run time (campaigns themselves are a file)."""
+
+    __tablename__ = "campaign_state"
+    campaign_id: str = Field(primary_key=True)
+    paused: bool = False
+    updated_at: datetime = _utc(nullable=False)
+    updated_by: int | None = Field(default=None, foreign_key="person.id")
+
+
+class Broadcast(SQLModel, table=True):
+    """An admin's message to a segment, from an approved template: draft → sent (or cancelled).
+    Its nudges carry campaign_id "broadcast-<id>", so they have results like a campaign's."""
+
+    __tablename__ = "broadcast"
+    id: int | None = Field(default=None, primary_key=True)
+    template: str
+    segment_kind: str | None = None  # program | cohort | grade | language | persona
+    segment_value: str | None = None
+    status: str = "draft"
+    audience: int = 0  # deliveries queued when it was sent
+    created_by: int | None = Field(default=None, foreign_key="person.id")
+    created_at: datetime = _utc(nullable=False)
+    sent_at: datetime | None = _utc(nullable=True)
+
+
+class Goal(SQLModel, table=True):
+    """A student's goal for one of their weeks (7 local days from their plan day): active until
+    the week ends, then met, missed or carried over into the next week (once)."""
+
+    __tablename__ = "goal"
+    __table_args__ = (UniqueConstraint("person_id", "week_start", "kind", name="uq_goal_week"),)
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    week_start: date  # the week's first local day
+    kind: str  # attend_all | submit_n | practice_test | study_sessions | own
+    target: int = 1
+    text: str | None = None  # the student's own words (kind "own")
+    status: str = "active"  # active | met | missed | carried
+    progress: int = 0  # as counted when the week closed
+    carried_from: int | None = None
+    checked_in_at: datetime | None = _utc(nullable=True)  # an own goal, checked in as done
+    created_at: datetime = _utc(nullable=False)
+    closed_at: datetime | None = _utc(nullable=True)
+
+
+class StudyPlan(SQLModel, table=True):
+    """A student's weekly plan: items (activity, local day, hour) proposed on their plan day,
+    accepted or moved by them; reviewed when the week ends."""
+
+    __tablename__ = "study_plan"
+    __table_args__ = (UniqueConstraint("person_id", "week_start", name="uq_study_plan_week"),)
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    week_start: date
+    status: str = "proposed"  # proposed | accepted | reviewed
+    # [{"activity": "class", "day": "YYYY-MM-DD", "hour": 18, "done": null|true|false}, ...]
+    items: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    created_at: datetime = _utc(nullable=False)
+    accepted_at: datetime | None = _utc(nullable=True)
+    reviewed_at: datetime | None = _utc(nullable=True)
+
+
+class StudyPrefs(SQLModel, table=True):
+    """The day a student wants their weekly plan on (their program's day until they choose)."""
+
+    __tablename__ = "study_prefs"
+    person_id: int = Field(foreign_key="person.id", primary_key=True)
+    plan_weekday: int = 0  # 0 = Monday, in the student's time zone
+    updated_at: datetime = _utc(nullable=False)
+
+
+class Badge(SQLModel, table=True):
+    """A badge a student earned: once, ever (the primary key says so)."""
+
+    __tablename__ = "badge"
+    person_id: int = Field(foreign_key="person.id", primary_key=True)
+    badge: str = Field(primary_key=True)
+    earned_at: datetime = _utc(nullable=False)

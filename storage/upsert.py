@@ -29,3 +29,9 @@ def insert_ignore(
     if isinstance(rows, dict):
         return len(connection.execute(statement, rows).all())
     return len(connection.execute(statement.values(rows)).all())
+
+
+def dialect_insert(session: Session, table: Any) -> Any:
+    """An INSERT that can take `on_conflict_do_update` on this session's dialect."""
+    module = postgresql if session.connection().dialect.name == "postgresql" else sqlite
+    return module.insert(table)

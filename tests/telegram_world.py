@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,7 +20,6 @@ from tests.emulators.telegram_api import SentRecord, TelegramEmulator
 
 WEBHOOK_SECRET = "s3cret-for-tests_ok"
 API_TOKEN = "api-token-for-tests"
-LINK_SECRET = "link-secret-for-tests"
 ADMIN_ID = 777
 MYDATA = "This is what we store about you"
 
@@ -41,6 +40,15 @@ class World:
 
     def new_user_id(self) -> int:
         return next(self._ids)
+
+    async def wait_until(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:  # noqa: ASYNC109
+        """Poll a database-side state (the emulator's own waits cover what it received)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not predicate():
+            if loop.time() > deadline:
+                raise TimeoutError(f"condition not met within {timeout} s")
+            await asyncio.sleep(0.02)
 
     async def replies(self, chat_id: int, count: int, timeout: float = 5) -> list[SentRecord]:  # noqa: ASYNC109
         """Wait until the chat has `count` messages from the bot; return them all."""
@@ -78,7 +86,6 @@ def world_settings(sqlite_url: str, mode: str, emu: TelegramEmulator, port: int,
             "api_base": emu.base_url,
             "mode": mode,
             "webhook_secret": WEBHOOK_SECRET,
-            "link_secret": LINK_SECRET,
             "request_timeout": 1,
             **telegram,
         },

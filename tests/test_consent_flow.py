@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -136,6 +137,11 @@ async def test_ineligible_and_under_13_are_never_asked(runtime: Runtime) -> None
     await mia.says("/coaching")
     assert asked_for_phone(mia) == 0
     assert consents(runtime) == []
+    # Not offered coaching, Sam is asked about study reminders once; Mia is under 13: never
+    # asked (her parent decides), and her settings offer no phone.
+    reminders = "May we send you study reminders"
+    assert sum(reminders in t for t in sam.texts()) == 1
+    assert not any(reminders in t or "Phone:" in t for t in mia.texts())
 
 
 async def test_settings_toggle_phone_and_language(runtime: Runtime) -> None:
@@ -199,8 +205,14 @@ async def test_mydata_and_forgetme(runtime: Runtime) -> None:
     await ana.says("415 555 2671")
     await ana.picks("yes")
     data = await ana.says("/mydata")
-    assert "Ana" in data[0].text and "coaching, granted" in data[0].text
-    assert "messages in our log" in data[0].text
+    assert "Ana" in data[0].text and "coaching by text, agreed" in data[0].text
+    assert "4 messages from you" in data[0].text
+    file = data[0].attachment
+    assert file is not None and file.name == "mydata.json"
+    held = json.loads(file.data)
+    assert held["profile"]["display_name"] == "Ana"
+    assert [m["text"] for m in held["messages"]] == ["hi", "415 555 2671", "Yes", "/mydata"]
+    assert [(c["purpose"], c["decision"]) for c in held["consents"]] == [("coaching", "granted")]
     confirm = await ana.says("/forgetme")
     assert {c.id for c in confirm[0].choices} == {"yes", "no"}
     bye = await ana.picks("yes")

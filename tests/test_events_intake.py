@@ -123,7 +123,8 @@ async def test_every_job_has_an_id_coalesces_and_never_overlaps(sqlite_url: str)
     try:
         jobs = runtime.ticker._scheduler.get_jobs()  # type: ignore[union-attr]
         assert {j.id for j in jobs} == {"send-pending", "plan-nudges", "nudge-lifecycle",
-                                        "parent-digests", "escalations"}
+                                        "parent-digests", "escalations", "retention",
+                                        "weekly-plans", "mentor-briefs"}
         assert all(j.coalesce and j.max_instances == 1 for j in jobs)
     finally:
         await runtime.ticker.stop()

@@ -83,8 +83,8 @@ def test_catalogs_are_in_step_with_the_code(tmp_path: Path) -> None:
 def test_compiled_catalog_is_used(code: str) -> None:
     t = Translator(LOCALES, SUPPORTED_LOCALES).for_locale(code)
     assert t._("Yes") != "Yes"
-    assert t.ngettext("{n} message in our log", "{n} messages in our log", 5) != (
-        "5 messages in our log")
+    assert t.ngettext("{n} message from you", "{n} messages from you", 5) != (
+        "5 messages from you")
 
 
 def test_locale_resolution_prefers_the_first_supported() -> None:

@@ -71,6 +71,8 @@ async def converse(sam: Page, dana: Page, runtime: Runtime) -> int:
     await expect(dana_log).to_contain_text("You are not holding any conversation")
     await sam.get_by_role("button", name="Sam Lee").click()
     await expect(sam_log).to_contain_text("I'm your mentor bot")
+    await sam.locator("button[data-choice='no']").last.click()  # the study reminders question
+    await expect(sam_log).to_contain_text("no study reminders")
 
     await say(sam, "I want to talk to a human")
     await expect(sam_log).to_contain_text("I've asked a mentor to get back to you (request #")
@@ -90,8 +92,9 @@ async def converse(sam: Page, dana: Page, runtime: Runtime) -> int:
     await expect(dana_log).to_contain_text(
         f"Sam (#{number}): my quiz will not submit", timeout=POLLED)
     sam_address = webchat_address(runtime, "Sam Lee")
-    # "hi", the request, the joined notice; the bot said nothing to Sam's message.
-    assert kinds_to(runtime, sam_address) == ["reply", "reply", "relay"]
+    # "hi" and the reminders question, their answer, the request, the joined notice; the bot
+    # said nothing to Sam's message.
+    assert kinds_to(runtime, sam_address) == ["reply"] * 4 + ["relay"]
 
     await say(dana, "Which browser are you using?")
     await expect(sam_log).to_contain_text(

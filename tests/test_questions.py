@@ -42,9 +42,12 @@ def state(runtime: Runtime) -> tuple[str, str]:
 
 
 async def resting(runtime: Runtime, locale: str = "en") -> Chatter:
-    """An ineligible student: never asked about coaching, so the bot is at rest."""
+    """An ineligible student: never asked about coaching; once they have answered the study
+    reminders question of their first contact, the bot is at rest."""
     sam = add_student(runtime, "Sam", eligible=False, locale=locale)
     await sam.says("hi")
+    await sam.picks("no")
+    assert state(runtime) == ("main", "idle")
     sam.heard.clear()
     return sam
 

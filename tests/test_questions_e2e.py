@@ -68,12 +68,17 @@ def tg_student(world: World, name: str, *, eligible: bool = True, locale: str = 
 
 async def test_telegram_question_answered_and_feedback_recorded(tg: World) -> None:
     uid = tg_student(tg, "Sam", eligible=False)
+    await tg.emu.user_sends_text(uid, "hi")
+    sent = await tg.replies(uid, 2)  # a first contact: the study reminders question
+    no = next(b for b in buttons(sent[-1]) if b["text"] == "No")
+    await tg.emu.user_presses_button(uid, sent[-1].message_id, no["callback_data"])
+    await tg.replies(uid, 3)
     await tg.emu.user_sends_text(uid, "where can i find the recording of the class i missed")
-    sent = await tg.replies(uid, 2)
+    sent = await tg.replies(uid, 5)
     assert sent[-1].text == "Did this help?"
     yes = next(b for b in buttons(sent[-1]) if b["text"] == "Yes")
     await tg.emu.user_presses_button(uid, sent[-1].message_id, yes["callback_data"])
-    sent = await tg.replies(uid, 3)
+    sent = await tg.replies(uid, 6)
     assert "glad it helped" in (sent[-1].text or "")
     assert ("class_recordings", True) in feedback_rows(tg.runtime)
 
@@ -105,6 +110,7 @@ async def test_telegram_crisis_gets_the_resources_first(tg: World, language: str
     await tg.emu.user_sends_command(uid, "mydata")
     sent = await tg.replies(uid, 4)
     assert len(sent) == 4 and "Kim" in (sent[3].text or "")  # only the crisis reply before it
+    assert sent[3].method == "sendDocument"  # the file, captioned with the summary
     assert any(e.tags == ["suicide"] for e in urgent_escalations(tg.runtime))
 
 
@@ -119,12 +125,17 @@ async def sms(sqlite_url: str) -> AsyncIterator[SmsWorld]:
 async def test_sms_question_answered_with_numbered_feedback(sms: SmsWorld) -> None:
     phone = "+14155550123"
     add_student(sms.runtime, "Sam", channel="sms", address=phone, eligible=False)
-    await sms.text(phone, "how do i get my certificate")
+    await sms.text(phone, "hi")
     await sms.emu.wait_for(lambda: len(sms.emu.messages_to(phone)) == 2)
-    assert "Reply 1 for Yes, 2 for No" in sms.bodies_to(phone)[-1]
+    assert "study reminders" in sms.bodies_to(phone)[-1]  # a first contact: asked once
     await sms.text(phone, "2")
     await sms.emu.wait_for(lambda: len(sms.emu.messages_to(phone)) == 3)
-    assert "Sorry it didn't help" in sms.bodies_to(phone)[-1]
+    await sms.text(phone, "how do i get my certificate")
+    await sms.emu.wait_for(lambda: len(sms.emu.messages_to(phone)) == 5)
+    assert "Reply 1 for Yes, 2 for No" in sms.bodies_to(phone)[-1]
+    await sms.text(phone, "2")
+    await sms.emu.wait_for(lambda: len(sms.emu.messages_to(phone)) >= 6)
+    assert "Sorry it didn't help" in sms.bodies_to(phone)[5]
     assert feedback_rows(sms.runtime) == [("certificate", False)]
 
 

@@ -12,6 +12,7 @@ from bot.messages import Reply
 from bot.text import clean_text
 from storage import consent, conversations, events, outbox, people
 from storage.database import Database
+from storage.erasure import erase_person
 from storage.tables import ConsentRecord, Delivery, Identity, MessageLog
 from storage.upsert import insert_ignore
 
@@ -127,11 +128,8 @@ def test_erasure_keeps_only_the_compliance_minimum(db: Database) -> None:
         )
     )
 
-    def erase(session: object) -> None:
-        consent.strip_for_erasure(session, person)  # type: ignore[arg-type]
-        people.erase_personal_data(session, person, NOW)  # type: ignore[arg-type]
-
-    db.run_sync(erase)
+    assert db.run_sync(lambda s: erase_person(s, person, NOW)) is True
+    assert db.run_sync(lambda s: erase_person(s, person, NOW)) is False  # once is enough
     assert db.run_sync(lambda s: people.person_by_identity(s, "telegram", "42")) is None
     kept = db.run_sync(lambda s: consent.consent_history(s, person))
     assert kept == []  # no longer tied to the person
@@ -143,6 +141,7 @@ def test_erasure_keeps_only_the_compliance_minimum(db: Database) -> None:
         None,
     )
     assert record.phone_hash and record.decision == "granted" and record.created_at == NOW
+    assert record.text_version == "v1"  # what the person agreed to stays provable
 
 
 def test_events_are_stored_once_per_event_id(db: Database) -> None:

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.clock import FakeClock
+from storage.consent import append_consent
 from storage.tables import Delivery, MessageLog, Person, SmsInbox, SmsStatusEvent
 from tests.sms_world import PUBLIC, SmsWorld, sms_world
 
@@ -24,6 +25,14 @@ async def world(sqlite_url: str, clock: FakeClock) -> AsyncIterator[SmsWorld]:
 
 def count(world: SmsWorld, table: type) -> int:
     return world.db(lambda s: s.execute(select(func.count()).select_from(table)).scalar_one())
+
+
+def settled(world: SmsWorld) -> None:
+    """Ana has answered her first-contact question already: each message gets one reply."""
+    ana = world.add_person(ANA, display_name="Ana")
+    world.db(lambda s: append_consent(
+        s, person_id=ana, purpose="nudges", decision="declined", phone=None, channel="sms",
+        text_version="t", locale="en", source_message_id=None, now=world.clock.now()))  # fmt: skip
 
 
 @pytest.mark.parametrize("signature", ["missing", "wrong"])
@@ -50,6 +59,7 @@ async def test_signature_is_checked_against_the_public_url_not_the_request_url(
 
 
 async def test_replayed_webhook_is_one_message_with_one_answer(world: SmsWorld) -> None:
+    settled(world)
     sid = await world.text(ANA, "hello")
     again = await world.emu.send_inbound(
         f"{world.local_url}/sms/inbound", from_=ANA, to="+15005550006", body="hello",
@@ -79,6 +89,7 @@ async def test_answer_is_empty_twiml(world: SmsWorld) -> None:
 
 
 async def _one_reply(world: SmsWorld) -> Delivery:
+    settled(world)
     await world.text(ANA, "hello")
     await world.emu.wait_for(lambda: len(world.emu.messages_to(ANA)) == 1)
     [row] = world.deliveries_to(ANA)

@@ -44,23 +44,35 @@ async def test_ten_eligible_students_with_us_and_foreign_numbers(runtime: Runtim
             await student.picks("yes")
         else:
             assert "only text US phone numbers" in reply[0].text
-            await student.picks("decline")
+            declined = await student.picks("decline")
+            # Coaching was out of reach: study reminders get a question of their own.
+            assert "study reminders" in declined[-1].text
+            await student.picks("yes")
         for later in ("hi", "/start", "thanks"):
             await student.says(later)
 
-    for student in students:
+    for student, (_number, us) in zip(students, NUMBERS, strict=True):
         assert sum(r.request_phone for r in student.heard) == 1, "nobody is asked twice"
+        asked = sum("May we send you study reminders" in t for t in student.texts())
+        assert asked == (0 if us else 1), "reminders: asked once, and only without coaching"
         assert all("Sorry, something went wrong" not in t for t in student.texts())
 
     records = runtime.db.run_sync(
         lambda s: s.execute(
             select(Person.display_name, ConsentRecord.decision, ConsentRecord.phone_e164)
             .join(Person, Person.id == ConsentRecord.person_id)
+            .where(ConsentRecord.purpose == "coaching")
             .order_by(ConsentRecord.id)
         ).all()
     )
     by_name = {name: (decision, phone) for name, decision, phone in records}
     assert len(records) == len(NUMBERS)
+    reminders = runtime.db.run_sync(
+        lambda s: s.execute(
+            select(ConsentRecord.decision).where(ConsentRecord.purpose == "nudges")
+        ).scalars().all()
+    )
+    assert reminders == ["granted"] * sum(1 for _n, us in NUMBERS if not us)
     for i, (_number, us) in enumerate(NUMBERS):
         decision, phone = by_name[f"Student{i}"]
         assert decision == ("granted" if us else "declined")

@@ -79,11 +79,18 @@ async def test_a_visitor_consents_through_the_page(page: tuple[Page, Runtime]) -
 
 
 async def test_an_ineligible_student_is_not_asked(page: tuple[Page, Runtime]) -> None:
-    tab, _runtime = page
+    tab, runtime = page
     await tab.get_by_role("button", name="Sam Lee").click()
     log = tab.locator("#log")
     await expect(log).to_contain_text("I'm your mentor bot")
+    await expect(log).to_contain_text("May we send you study reminders?")  # instead of coaching
     await expect(log).not_to_contain_text("phone number")
+    await tab.locator("button[data-choice='yes']").last.click()
+    await expect(log).to_contain_text("we'll send you study reminders")
+    records = runtime.db.run_sync(
+        lambda s: s.execute(select(ConsentRecord.purpose, ConsentRecord.decision)).all()
+    )
+    assert [tuple(r) for r in records] == [("nudges", "granted")]
 
 
 async def test_a_question_is_answered_and_a_crisis_gets_help_first(
@@ -93,6 +100,8 @@ async def test_a_question_is_answered_and_a_crisis_gets_help_first(
     await tab.get_by_role("button", name="Sam Lee").click()  # not asked about coaching
     log = tab.locator("#log")
     await expect(log).to_contain_text("I'm your mentor bot")
+    await tab.locator("button[data-choice='no']").last.click()  # no study reminders
+    await expect(log).to_contain_text("no study reminders")
     await say(tab, "i missed class yesterday what should i do")
     await expect(log).to_contain_text("Did this help?")
     await tab.locator("button[data-choice='kb_yes']").last.click()

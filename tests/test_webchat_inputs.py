@@ -61,6 +61,6 @@ def test_a_lone_surrogate_is_a_clear_422(client: TestClient) -> None:
 def test_the_browsers_language_is_used_for_a_new_visitor(client: TestClient) -> None:
     address = client.post("/chat/api/sessions", json={}).json()["address"]
     answer = client.post("/chat/api/messages",
-                         json={"address": address, "message_id": "1", "text": "hola"},
+                         json={"address": address, "message_id": "1", "text": "/help"},
                          headers={"accept-language": "es-419,es;q=0.9,en;q=0.8"})
     assert answer.json()["messages"][0]["text"].startswith("Soy tu bot mentor")

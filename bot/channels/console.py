@@ -14,6 +14,9 @@ def render(item: Outbound) -> str:
     lines = [item.reply.text]
     for number, choice in enumerate(item.reply.choices, start=1):
         lines.append(f"  {number}. {choice.label}")
+    file = item.reply.attachment
+    if file is not None:  # a terminal cannot take a file: say what it is
+        lines.append(f"  [{file.name}: {len(file.data):,} bytes, {file.media_type}]")
     return "\n".join(lines)
 
 

@@ -4,6 +4,14 @@ Inbound durability: the webhook stores the message (keyed by MessageSid) *before
 then answers empty TwiML at once and runs the turn in a background task. If storing fails
 the answer is 5xx and Twilio retries; if the process dies after answering, the stored row is
 picked up by the inbox sweep. A replayed MessageSid is stored once and handled once.
+
+With Twilio's Advanced Opt-Out on, a keyword's webhook carries `OptOutType` (STOP, START, HELP):
+Twilio has already answered the person, so we record the opt-out or opt-in and send no second
+confirmation or help text. Such a message is handled *before* the webhook answers (the turn's
+commit is then what makes it durable, and its inbox row is stored already processed): the fact
+that Twilio answered lives only in this request, and the sweep, which could not know it, never
+sees these rows. Such a turn is short (a keyword is answered before any flow; a YES that
+answers our question is one ordinary step), so answering after it costs little.
 """
 
 from __future__ import annotations
@@ -23,12 +31,19 @@ from twilio.rest import Client
 from bot.channels.base import ChannelParts
 from bot.channels.sms_sender import TwilioSender
 from bot.links import make_link_token, read_link_token
-from bot.messages import Channel, Inbound
+from bot.messages import Channel, Inbound, Outbound
+from handlers.keywords import Keyword
 from storage import sms as sms_store
 from storage.tables import Delivery
 
 log = structlog.get_logger("mentorbot.sms")
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+# Twilio's OptOutType -> the keyword it answered.
+ANSWERED_BY_TWILIO = {"STOP": Keyword.OPT_OUT, "START": Keyword.OPT_IN, "HELP": Keyword.HELP}
+
+
+def keyword_answered(form: dict[str, str]) -> Keyword | None:
+    return ANSWERED_BY_TWILIO.get(form.get("OptOutType", "").strip().upper())
 
 
 def twiml() -> Response:
@@ -103,7 +118,28 @@ class SmsChannel:
         handled = await self.runtime.engine.handle(inbound)
         now = self.runtime.clock.now()
         await self.runtime.db.run(lambda s: sms_store.mark_processed(s, sid, now))
-        await self.runtime.dispatcher.deliver(handled.outbound)
+        await self.deliver(handled.outbound)
+
+    async def process_answered(self, form: dict[str, str], keyword: Keyword) -> list[Outbound]:
+        """A keyword Twilio already answered: the turn runs now, then the inbox row is stored
+        as processed. A replay finds the turn done (the engine dedupes by MessageSid)."""
+        sid, sender = form.get("MessageSid", ""), form.get("From", "")
+        if not sid or not sender:
+            raise HTTPException(400, "MessageSid and From are required")
+        to, body = form.get("To", ""), form.get("Body", "")
+        inbound = Inbound(Channel.SMS, sender, sid, body, keyword_answered=keyword.value)
+        handled = await self.runtime.engine.handle(inbound)
+        now = self.runtime.clock.now()
+
+        def store(session: Any) -> None:
+            sms_store.store_inbound(session, sid, sender, to, body, now)
+            sms_store.mark_processed(session, sid, now)
+
+        await self.runtime.db.run(store)
+        return handled.outbound
+
+    async def deliver(self, outbound: list[Outbound]) -> None:
+        await self.runtime.dispatcher.deliver(outbound)
 
     async def apply_status(self, form: dict[str, str], delivery: str | None) -> None:
         code = form.get("ErrorCode", "")
@@ -160,7 +196,11 @@ def router(channel: SmsChannel) -> APIRouter:
     @api.post("/sms/inbound", include_in_schema=False)
     async def inbound(request: Request, background: BackgroundTasks) -> Response:
         form = await channel.verified_form(request)
-        if await channel.accept_inbound(form):
+        answered = keyword_answered(form)
+        if answered is not None:
+            # Replies a flow may still give (YES answering one of our questions) go later.
+            background.add_task(channel.deliver, await channel.process_answered(form, answered))
+        elif await channel.accept_inbound(form):
             background.add_task(channel.process, form["MessageSid"])
         return twiml()
 

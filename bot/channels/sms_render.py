@@ -46,6 +46,7 @@ def render_sms(
     limit = UNCUT_MAX_SEGMENTS if kind in UNCUT_KINDS else MAX_SEGMENTS
     if segment_info(whole).segments > limit:
         tail = "\n".join(part for part in (full_text_link, prompt) if part) or None
-        whole = fit_segments(reply.text, limit, link=tail)
+        # A body that fits alone is cut too: without the prompt nobody could answer.
+        whole = fit_segments(reply.text, limit, link=tail, link_needed=True)
     info = segment_info(whole)
     return SmsText(whole, info.segments, info.encoding)

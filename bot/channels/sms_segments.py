@@ -99,15 +99,19 @@ def _best_cut(text: str, ellipsis: str, link: str | None, max_segments: int) -> 
     return _longest_fitting(range(1, len(text)), fits)
 
 
-def fit_segments(text: str, max_segments: int = 3, link: str | None = None) -> str:
+def fit_segments(
+    text: str, max_segments: int = 3, link: str | None = None, *, link_needed: bool = False
+) -> str:
     """``text`` unchanged if it fits in ``max_segments``; else a word-boundary prefix + ellipsis
     (+ " " + ``link``) that fits. "..." is tried alongside "…" so a GSM-7 text stays GSM-7.
+    ``link_needed``: the caller knows text and link do not fit together and the link must go
+    (a reply's choices), so the text is cut even when it would fit alone.
 
     Raises ``ValueError`` if ``max_segments < 1`` or the link alone cannot fit.
     """
     if max_segments < 1:
         raise ValueError(f"max_segments must be >= 1, got {max_segments}")
-    if segment_info(text).segments <= max_segments:
+    if segment_info(text).segments <= max_segments and not (link_needed and link):
         return text
     best: tuple[int, str] | None = None
     for ellipsis in (GSM_ELLIPSIS, UNICODE_ELLIPSIS):

@@ -116,7 +116,7 @@ def telegram_parts(runtime: Any, *, bot: Bot | None = None) -> ChannelParts:
     sender = TelegramSender(bot, pacing, _locale_lookup(runtime))
     processor = UpdateProcessor(bot, runtime)
     menus = TelegramMenus(bot, runtime)
-    links = LinkMaker(settings, bot)
+    links = LinkMaker(settings, bot, runtime.db, runtime.clock)
     poller = Poller(bot, processor) if tg.mode == "polling" else None
     runtime.extras.update(telegram_menus=menus, telegram_links=links, telegram_bot=bot)
     runtime.ticker.add_job("telegram-menus", MENU_SYNC_SECONDS, menus.sync_changes)

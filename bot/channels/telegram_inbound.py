@@ -7,6 +7,9 @@ Decisions, each deliberate:
   private chat get a polite localized notice, recorded and sent through the delivery path;
 - edited messages are ignored: an answer already acted on (a consent decision, a phone number)
   must not change behind the person's back, and re-running it would ask the next question twice;
+- `my_chat_member` in a private chat says whether the person blocked the bot ("kicked") or
+  unblocked it ("member" again): the chat is marked unreachable or reachable, so nudges fall back
+  to SMS while blocked and come back to Telegram after;
 - groups, supergroups, channel posts and every other update type are ignored (the bot is
   one-to-one; it never speaks in a group).
 """
@@ -16,11 +19,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from aiogram.types import CallbackQuery, Message, Update
+from aiogram.types import CallbackQuery, ChatMemberUpdated, Message, Update
 from aiogram.types.update import UpdateTypeLookupError
 
 from bot.channels.telegram_render import parse_callback
-from bot.messages import Channel, Inbound
+from bot.messages import Channel, Inbound, start_payload
 
 
 class Notice(StrEnum):
@@ -46,7 +49,15 @@ class Ignore:
     callback_query_id: str | None = None
 
 
-Action = Turn | Notify | Ignore
+@dataclass(frozen=True, slots=True)
+class Reachability:
+    address: str  # the private chat
+    reachable: bool
+
+
+Action = Turn | Notify | Ignore | Reachability
+# The bot's status in a private chat after the person blocked it, and after they unblocked it.
+_REACHABLE_BY_STATUS = {"kicked": False, "member": True}
 
 
 def classify(update: Update) -> Action:
@@ -54,6 +65,8 @@ def classify(update: Update) -> Action:
         return _message(update.update_id, update.message)
     if update.callback_query is not None:
         return _callback(update.update_id, update.callback_query)
+    if update.my_chat_member is not None:
+        return _membership(update.my_chat_member)
     if update.edited_message is not None:
         return Ignore("edited message")
     if update.channel_post is not None or update.edited_channel_post is not None:
@@ -88,7 +101,7 @@ def _message(update_id: int, message: Message) -> Action:
         return Ignore("no human sender")
     if message.text is not None:
         return Turn(
-            _base(update_id, message, text=message.text, link_token=_start_payload(message.text))
+            _base(update_id, message, text=message.text, link_token=start_payload(message.text))
         )
     contact = message.contact
     if contact is not None and contact.user_id == message.from_user.id:
@@ -96,6 +109,16 @@ def _message(update_id: int, message: Message) -> Action:
         return Turn(_base(update_id, message, contact_phone=phone))
     notice = Notice.NOT_OWN_CONTACT if contact is not None else Notice.NOT_TEXT
     return Notify(_base(update_id, message), notice)
+
+
+def _membership(event: ChatMemberUpdated) -> Action:
+    if event.chat.type != "private":
+        return Ignore(f"membership in a {event.chat.type} chat")
+    status = str(event.new_chat_member.status)
+    reachable = _REACHABLE_BY_STATUS.get(status)
+    if reachable is None:
+        return Ignore(f"bot status {status}")
+    return Reachability(str(event.chat.id), reachable)
 
 
 def _callback(update_id: int, query: CallbackQuery) -> Action:
@@ -113,13 +136,6 @@ def _callback(update_id: int, query: CallbackQuery) -> Action:
         display_name=user.first_name,
     )
     return Turn(inbound, query.id)
-
-
-def _start_payload(text: str) -> str | None:
-    head, _, payload = text.strip().partition(" ")
-    if head.split("@", 1)[0].lower() != "/start":
-        return None
-    return payload.strip() or None
 
 
 def _international(phone: str) -> str:

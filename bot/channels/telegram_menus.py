@@ -33,7 +33,15 @@ log = structlog.get_logger("mentorbot.telegram.menus")
 START = ("start", N_("Start over"))
 SETTINGS = ("settings", N_("Phone, language and coaching"))
 HELP = ("help", N_("What I can do"))
-STUDENT_MENU = (START, SETTINGS, HELP, ("mentor", N_("Talk to your mentor")))
+STUDENT_MENU = (
+    START,
+    ("goals", N_("Your goals for the week")),
+    ("plan", N_("Your study plan for the week")),
+    ("progress", N_("Streaks, points and badges")),
+    SETTINGS,
+    HELP,
+    ("mentor", N_("Talk to your mentor")),
+)
 # Only commands that work: staff menus grow as their features land.
 MENTOR_MENU = (
     ("queue", N_("Requests waiting for a mentor")),
@@ -43,7 +51,19 @@ MENTOR_MENU = (
     SETTINGS,
     HELP,
 )
-ADMIN_MENU = MENTOR_MENU  # admins take escalations too (their own commands: not yet)
+# Admins take escalations too; their own commands are those that work (handlers/admin.py).
+ADMIN_MENU = (
+    ("stats", N_("Results: consent, campaigns, mentors; charts")),
+    ("campaigns", N_("Campaigns: results, pause, resume")),
+    ("broadcast", N_("An approved message to a group of students")),
+    ("find", N_("NAME or LMS id: a student's card")),
+    ("mentors", N_("Mentors: load, invite, remove")),
+    ("admins", N_("Admins: list, invite")),
+    ("review", N_("Deliveries held for review: resend or drop")),
+    ("export", N_("CSV files: consent, deliveries, escalations, results")),
+    ("audit", N_("The latest admin actions")),
+    *MENTOR_MENU,
+)
 
 
 def commands(menu: Sequence[tuple[str, str]], t: Gettext) -> list[BotCommand]:

@@ -20,6 +20,10 @@ from bot.channels.telegram_updates import UpdateProcessor
 
 log = structlog.get_logger("mentorbot.telegram.polling")
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
+# On stop, updates being handled get this long to finish their turn. A turn is one short
+# transaction, and its replies are not sent any more (the stopping dispatcher leaves them
+# pending for another process), so this stays well within a container's stop timeout.
+STOP_GRACE_SECONDS = 3.0
 
 
 class RawGetUpdates(GetUpdates):
@@ -50,7 +54,7 @@ class Poller:
                 await self._task
             self._task = None
         if self._handling:
-            await asyncio.wait(list(self._handling), timeout=10)
+            await asyncio.wait(list(self._handling), timeout=STOP_GRACE_SECONDS)
 
     async def _run(self) -> None:
         offset: int | None = None

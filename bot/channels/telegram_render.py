@@ -20,9 +20,10 @@ from aiogram.types import (
 )
 
 from bot.i18n import Gettext
-from bot.messages import Reply
+from bot.messages import Attachment, Reply
 
 MAX_TEXT = 4096
+MAX_CAPTION = 1024
 MAX_CALLBACK_BYTES = 64
 CALLBACK_PREFIX = "c:"
 INVALID_CHOICE = "!invalid"  # never offered: the engine answers "that button is no longer active"
@@ -34,14 +35,20 @@ Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup
 class Part:
     text: str
     markup: Markup | None = None
+    attachment: Attachment | None = None  # a document (a photo for images); text = caption
 
 
 def render(reply: Reply, t: Gettext) -> list[Part]:
     """The messages to send for one reply; the keyboard rides on the last one."""
-    chunks = split_text(reply.text or "…")
     markup = _markup(reply, t)
+    if reply.attachment is not None and len(reply.text) <= MAX_CAPTION:
+        return [Part(reply.text, markup, reply.attachment)]  # one message: the file, captioned
+    chunks = split_text(reply.text or "…")
     last = len(chunks) - 1
-    return [Part(chunk, markup if i == last else None) for i, chunk in enumerate(chunks)]
+    parts = [Part(chunk, markup if i == last else None) for i, chunk in enumerate(chunks)]
+    if reply.attachment is not None:
+        parts.append(Part("", attachment=reply.attachment))
+    return parts
 
 
 def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:

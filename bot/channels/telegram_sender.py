@@ -30,6 +30,7 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
+from aiogram.types import BufferedInputFile, Message
 from aiohttp import ClientConnectorError
 
 from bot.channels.base import SendResult
@@ -114,14 +115,26 @@ class TelegramSender:
         try:
             await self._pacing.overall.acquire()
             try:
-                message = await self._bot.send_message(
-                    chat_id=int(chat), text=part.text, reply_markup=part.markup
-                )
+                message = await self._call(int(chat), part)
             finally:
                 self._pacing.overall.release()
         finally:
             chat_pacer.release()
         return message.message_id
+
+
+    async def _call(self, chat: int, part: Part) -> Message:
+        file = part.attachment
+        if file is None:
+            return await self._bot.send_message(chat_id=chat, text=part.text,
+                                                reply_markup=part.markup)  # fmt: skip
+        upload = BufferedInputFile(file.data, filename=file.name)
+        caption = part.text or None
+        if file.is_image:
+            return await self._bot.send_photo(chat_id=chat, photo=upload, caption=caption,
+                                              reply_markup=part.markup)  # fmt: skip
+        return await self._bot.send_document(chat_id=chat, document=upload, caption=caption,
+                                             reply_markup=part.markup)  # fmt: skip
 
 
 def _safe_to_retry(exc: TelegramServerError | TelegramNetworkError) -> bool:

@@ -17,10 +17,11 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import Update
 from pydantic import ValidationError
 
-from bot.channels.telegram_inbound import Ignore, Notice, Notify, Turn, classify
+from bot.channels.telegram_inbound import Ignore, Notice, Notify, Reachability, Turn, classify
 from bot.i18n import Gettext
 from bot.locks import KeyedLocks
-from bot.messages import Outbound, Reply
+from bot.messages import Channel, Outbound, Reply
+from storage.people import set_reachable
 
 log = structlog.get_logger("mentorbot.telegram.updates")
 
@@ -63,7 +64,7 @@ class UpdateProcessor:
 
     async def process(self, update: Update) -> None:
         action = classify(update)
-        callback_id = action.callback_query_id if not isinstance(action, Notify) else None
+        callback_id = action.callback_query_id if isinstance(action, Turn | Ignore) else None
         if callback_id is not None:
             await self._answer_callback(callback_id)  # first, so the button stops spinning
         if isinstance(action, Turn):
@@ -75,6 +76,8 @@ class UpdateProcessor:
                 action.inbound, lambda t: Reply(notice_text(notice, t)), f"[{notice.value}]"
             )
             self._deliver_later(handled.outbound)
+        elif isinstance(action, Reachability):
+            await self._set_reachable(action)
         elif isinstance(action, Ignore):
             log.debug("telegram.update_ignored", update_id=update.update_id, reason=action.reason)
 
@@ -87,6 +90,14 @@ class UpdateProcessor:
         for task in late:
             task.cancel()
         await asyncio.gather(*late, return_exceptions=True)
+
+    async def _set_reachable(self, action: Reachability) -> None:
+        """Blocked: nudges go to SMS instead (the planner and cascade skip unreachable chats);
+        unblocked: back to Telegram. Setting a state is idempotent, so a redelivery is harmless."""
+        log.info("telegram.chat_reachability", reachable=action.reachable)
+        await self._runtime.db.run(
+            lambda s: set_reachable(s, Channel.TELEGRAM, action.address, action.reachable)
+        )
 
     async def _answer_callback(self, query_id: str) -> None:
         try:

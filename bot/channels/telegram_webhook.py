@@ -1,9 +1,12 @@
-"""HTTP routes: the Telegram webhook and the deep-link API.
+"""HTTP routes: the Telegram webhook and the students' deep-link API.
 
 `POST /telegram/webhook` checks `X-Telegram-Bot-Api-Secret-Token` in constant time (wrong or
 missing: 401, nothing read). Telegram re-sends any update that did not get a 2xx, forever, so a
 malformed or unprocessable update is logged and answered 200; only a database outage answers
 503, because a retry will then succeed (the engine dedupes by update id).
+
+`POST /api/v1/telegram/links` (bearer `MENTORBOT_API_TOKEN`) makes a new single-use link on
+every call: 404 for an LMS id no student has, 503 when the bot's username is unknown.
 """
 
 from __future__ import annotations
@@ -17,9 +20,8 @@ from fastapi import APIRouter, Header, HTTPException, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import OperationalError
 
-from bot.channels.telegram_links import LinkMaker, LinksUnavailable
+from bot.channels.telegram_links import LinkMaker, LinksUnavailable, UnknownStudent
 from bot.channels.telegram_updates import UpdateProcessor
-from bot.links import LinkTokenError
 from bot.settings import Settings
 
 log = structlog.get_logger("mentorbot.telegram.webhook")
@@ -72,8 +74,9 @@ def telegram_router(settings: Settings, processor: UpdateProcessor, links: LinkM
             link = await links.link(body.lms_id)
         except LinksUnavailable as exc:
             raise HTTPException(503, str(exc)) from exc
-        except LinkTokenError as exc:
-            raise HTTPException(422, str(exc)) from exc
-        return {"lms_id": link.lms_id, "token": link.token, "url": link.url}
+        except UnknownStudent as exc:
+            raise HTTPException(404, str(exc)) from exc
+        return {"lms_id": link.lms_id, "token": link.token, "url": link.url,
+                "expires_at": link.expires_at.isoformat()}  # fmt: skip
 
     return api

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import secrets
 from pathlib import Path
 from typing import Annotated, Any
@@ -12,9 +13,9 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from bot.channels.base import ChannelParts, SendResult
 from bot.i18n import best_language
-from bot.messages import Channel, Inbound, Outbound
+from bot.messages import Attachment, Channel, Inbound, Outbound, start_payload
 from storage.demo import demo_people
-from storage.outbox import sent_since
+from storage.outbox import reply_from_row, sent_since
 from storage.people import link_identity
 
 PAGE = Path(__file__).with_name("webchat.html")
@@ -79,6 +80,7 @@ def router(runtime: Any) -> APIRouter:
             f"{body.address}:{body.message_id}",
             body.text,
             choice_id=body.choice_id,
+            link_token=start_payload(body.text),  # "/start <token>": an invitation or a link
             locale_hint=best_language(request.headers.get("accept-language", ""),
                                       runtime.translator.supported),
         )
@@ -99,6 +101,7 @@ def router(runtime: Any) -> APIRouter:
                     "text": r.text,
                     "choices": [c for c in r.choices if c["id"] != "__request_phone__"],
                     "sent_at": r.sent_at.isoformat() if r.sent_at else None,
+                    "attachment": _download(reply_from_row(r.text, r.choices, r.meta).attachment),
                 }
                 for r in rows
             ]
@@ -122,4 +125,14 @@ def _json(item: Outbound) -> dict[str, Any]:
         "text": item.reply.text,
         "choices": choices,
         "request_phone": item.reply.request_phone,
+        "attachment": _download(item.reply.attachment),
     }
+
+
+def _download(file: Attachment | None) -> dict[str, str] | None:
+    """The page offers the file as a download link (a data: URL: nothing is kept server-side)."""
+    if file is None:
+        return None
+    data = base64.b64encode(file.data).decode()
+    return {"name": file.name, "media_type": file.media_type,
+            "url": f"data:{file.media_type};base64,{data}"}  # fmt: skip

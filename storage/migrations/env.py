@@ -10,6 +10,7 @@ from storage.database import create_db_engine
 
 config = context.config
 target_metadata = SQLModel.metadata
+MIGRATION_LOCK = 0x6D6967726174  # "migrat": one migrating process at a time on PostgreSQL
 
 
 def run_migrations() -> None:
@@ -31,6 +32,10 @@ def _run(connection: object) -> None:
         compare_type=True,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":  # type: ignore[attr-defined]
+            # Processes starting together (a web and workers) migrate one at a time: the
+            # others wait here, then find the schema current. (SQLite: BEGIN IMMEDIATE.)
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")  # type: ignore[attr-defined]
         context.run_migrations()
 
 

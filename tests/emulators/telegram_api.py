@@ -127,8 +127,11 @@ class TelegramEmulator(UserActions):
     # ---- webhook delivery ---------------------------------------------------------------
 
     async def emit(self, update: dict[str, Any]) -> dict[str, Any]:
-        """Deliver to the webhook (awaiting its answer) or queue for getUpdates."""
-        if self.webhook_url:
+        """Deliver to the webhook (awaiting its answer) or queue for getUpdates; an update of
+        a type the bot did not ask for is dropped, as Telegram does."""
+        if not self.wanted(update):
+            self.dropped_updates.append(update)
+        elif self.webhook_url:
             await self._deliver(update)
         else:
             self.queue_update(update)

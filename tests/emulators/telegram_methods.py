@@ -36,6 +36,8 @@ CONFLICT_WEBHOOK = ("Conflict: can't use getUpdates method while webhook is acti
                     "use deleteWebhook to delete the webhook first")
 CONFLICT_POLLER = ("Conflict: terminated by other getUpdates request; "
                    "make sure that only one bot instance is running")
+# Update types Telegram sends only to a bot that lists them in allowed_updates.
+ON_REQUEST_ONLY = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
 NOT_MODIFIED = ("message is not modified: specified new message content and reply markup are "
                 "exactly the same as a content and reply markup of the current content and reply "
                 "markup of the message")
@@ -54,7 +56,8 @@ class BotApiCore:
     # Bot API name -> handler attribute; each class in the MRO may add its own.
     API_METHODS: ClassVar[dict[str, str]] = {
         "getMe": "get_me", "getUpdates": "get_updates", "sendMessage": "send_message",
-        "sendPhoto": "send_photo", "sendChatAction": "send_chat_action",
+        "sendPhoto": "send_photo", "sendDocument": "send_document",
+        "sendChatAction": "send_chat_action",
         "editMessageText": "edit_message_text",
         "editMessageReplyMarkup": "edit_message_reply_markup",
         "answerCallbackQuery": "answer_callback_query",
@@ -90,6 +93,8 @@ class BotApiCore:
         self.webhook_secret: str | None = None
         self.webhook_max_connections = 40
         self.webhook_allowed_updates: list[str] | None = None
+        self.allowed_updates: list[str] | None = None  # the bot's latest choice (None: default)
+        self.dropped_updates: list[dict[str, Any]] = []  # of types the bot did not ask for
         self.webhook_deliveries: list[WebhookDelivery] = []
         self.webhook_last_error: tuple[dt.datetime, str] | None = None
         self.open_callbacks: set[str] = set()
@@ -107,6 +112,20 @@ class BotApiCore:
                                    from_user=sender, **fields)
         self.messages[(chat.id, message.message_id)] = message
         return message
+
+    def wanted(self, update: dict[str, Any]) -> bool:
+        """Whether the bot asked for this update's type (setWebhook or getUpdates
+        `allowed_updates`, kept until changed; unset or empty: all but the types Telegram
+        only sends on request)."""
+        kind = next((key for key in update if key != "update_id"), None)
+        if not self.allowed_updates:
+            return kind not in ON_REQUEST_ONLY
+        return kind in self.allowed_updates
+
+    def choose_updates(self, params: dict[str, Any]) -> None:
+        allowed = params.get("allowed_updates")
+        if isinstance(allowed, list):
+            self.allowed_updates = [str(kind) for kind in allowed]
 
     def queue_update(self, update: dict[str, Any]) -> None:
         self.pending.append(update)
@@ -162,6 +181,7 @@ class BotApiCore:
     async def get_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         if self.webhook_url:
             raise ApiError(409, CONFLICT_WEBHOOK)
+        self.choose_updates(params)
         self._confirm(int_param(params, "offset", 0))
         limit = min(max(int_param(params, "limit", 100), 1), 100)
         self._poll_generation += 1
@@ -209,6 +229,24 @@ class BotApiCore:
                                      caption=caption, reply_markup=markup)
         return self._accept("sendPhoto", chat, params, message)
 
+    async def send_document(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A multipart upload (a file_id string is accepted too); the bytes are kept in the
+        record's params as `document_data` so tests can read what was sent."""
+        chat = self._target_chat(params)
+        upload = params.get("document")
+        if not upload:
+            raise bad_request("there is no document in the request")
+        caption = checked_text(params, "caption", 1024, required=False)
+        markup = inline_markup(params.get("reply_markup"))
+        self.limiter.admit(chat.id, time.monotonic())
+        name, data = _uploaded(params, upload)
+        seed = f"{chat.id}-{self._last_message_id[chat.id] + 1}"
+        document = telegram.Document(f"document-{seed}", f"uniq-document-{seed}",
+                                     file_name=name, file_size=len(data))
+        message = self.store_message(chat, self.bot_sender, document=document, caption=caption,
+                                     reply_markup=markup)
+        return self._accept("sendDocument", chat, {**params, "document_data": data}, message)
+
     async def send_chat_action(self, params: dict[str, Any]) -> bool:
         self._target_chat(params)
         if not params.get("action"):
@@ -255,3 +293,15 @@ class BotApiCore:
 def _update_id(update: dict[str, Any]) -> int:
     value = update.get("update_id")
     return value if isinstance(value, int) else 0  # malformed raw pushes go on any confirm
+
+
+def _uploaded(params: dict[str, Any], upload: Any) -> tuple[str | None, bytes]:
+    """(file name, bytes) of an upload: a multipart file field, given directly or referenced
+    as "attach://<field>" (how aiogram sends files); any other string is a file_id."""
+    if isinstance(upload, str) and upload.startswith("attach://"):
+        upload = params.get(upload.removeprefix("attach://"))
+        if upload is None or isinstance(upload, str):
+            raise bad_request("wrong file identifier/HTTP URL specified")
+    if isinstance(upload, str):
+        return None, b""
+    return upload.filename, upload.file.read()

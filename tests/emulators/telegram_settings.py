@@ -68,6 +68,7 @@ class BotSettings(BotApiCore):
         self.webhook_url, self.webhook_secret = url, secret
         self.webhook_max_connections = max_connections
         self.webhook_allowed_updates = params.get("allowed_updates")
+        self.choose_updates(params)
         self.wake_pollers()
         self.on_webhook_set()
         return Described(True, "Webhook was set")

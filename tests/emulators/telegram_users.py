@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import telegram
@@ -21,6 +22,7 @@ from tests.emulators.telegram_wire import (
 )
 
 CALLBACK_ID_BASE = 4_000_000_000_000_000
+FOREVER = dt.datetime.fromtimestamp(0, dt.UTC)  # until_date 0 on the wire: banned for good
 
 
 class UserActions(BotSettings):
@@ -117,6 +119,28 @@ class UserActions(BotSettings):
                                        message=message, data=callback_data)
         await self.emit(self._next_update(callback_query=query))
         return query_id
+
+    async def user_blocks_bot(self, user_id: int, *, first_name: str = "Ann",
+                              language_code: str | None = "en") -> dict[str, Any]:
+        """Sends to the user fail with 403 from now on, and the bot gets `my_chat_member`:
+        its status in the private chat goes from "member" to "kicked", as on Telegram."""
+        self.blocked.add(user_id)
+        return await self._membership(user_id, first_name, language_code, blocked=True)
+
+    async def user_unblocks_bot(self, user_id: int, *, first_name: str = "Ann",
+                                language_code: str | None = "en") -> dict[str, Any]:
+        """The user unblocks ("Restart"): "kicked" back to "member"; sends work again."""
+        self.blocked.discard(user_id)
+        return await self._membership(user_id, first_name, language_code, blocked=False)
+
+    async def _membership(self, user_id: int, first_name: str, language_code: str | None, *,
+                          blocked: bool) -> dict[str, Any]:
+        user, chat = self._private(user_id, first_name, language_code)
+        member = telegram.ChatMemberMember(self.bot_sender)
+        banned = telegram.ChatMemberBanned(self.bot_sender, FOREVER)
+        old, new = (member, banned) if blocked else (banned, member)
+        event = telegram.ChatMemberUpdated(chat, user, now(), old, new)
+        return await self.emit(self._next_update(my_chat_member=event))
 
     async def group_message(self, chat_id: int, user_id: int, text: str, *,
                             title: str = "Test group", first_name: str = "Ann",

@@ -318,3 +318,28 @@ async def test_global_window_and_wait_for() -> None:
         assert [r.chat_id for r in await waiter] == [2]
         assert len(await emu.wait_for(3, timeout=1)) == 3
         assert emu.max_rate_seen() == (3, 1) and emu.count_429 == 1
+
+
+async def test_block_and_unblock_arrive_as_my_chat_member(emu: TelegramEmulator, bot: Bot) -> None:
+    emu.register_chat(520)
+    await emu.user_blocks_bot(520)
+    with pytest.raises(TelegramForbiddenError):
+        await bot.send_message(520, "hi")
+    await emu.user_unblocks_bot(520)
+    await bot.send_message(520, "welcome back")
+    blocked, unblocked = [u.my_chat_member for u in await bot.get_updates(timeout=0)]
+    assert blocked and unblocked and blocked.chat.type == "private" and blocked.from_user.id == 520
+    assert (blocked.old_chat_member.status, blocked.new_chat_member.status) == ("member", "kicked")
+    assert (unblocked.old_chat_member.status, unblocked.new_chat_member.status) == (
+        "kicked", "member")
+    assert blocked.new_chat_member.user.id == emu.bot_user.id
+
+
+async def test_updates_of_types_the_bot_did_not_ask_for_are_dropped(
+        emu: TelegramEmulator, bot: Bot) -> None:
+    assert await bot.get_updates(timeout=0, allowed_updates=["message"]) == []
+    await emu.user_blocks_bot(521)
+    await emu.user_sends_text(521, "hi")
+    [update] = await bot.get_updates(timeout=0)  # the choice is kept until changed
+    assert update.message and update.message.text == "hi"
+    assert [u["my_chat_member"]["chat"]["id"] for u in emu.dropped_updates] == [521]

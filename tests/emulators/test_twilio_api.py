@@ -381,3 +381,22 @@ def test_runs_standalone_and_prints_its_address() -> None:
             process.terminate()
     assert lines[0].startswith("base_url=http://127.0.0.1:")
     assert lines[1] == "account_sid=AC" + "1" * 32 and lines[2].startswith("auth_token=")
+
+
+async def test_advanced_opt_out_answers_keywords_itself_and_says_so(
+    emu: TwilioEmulator, receiver: Receiver
+) -> None:
+    url = f"{receiver.base_url}/sms/inbound"
+    await emu.send_inbound(url, from_=STUDENT, to=SENDER, body="STOP")
+    assert "OptOutType" not in receiver.seen[0].form  # off unless the service enables it
+    assert emu.keyword_replies == [] and not emu.is_opted_out(STUDENT)
+    emu.advanced_opt_out = True
+    for body in (" stop ", "STOP please", "info", "Yes"):
+        await emu.send_inbound(url, from_=STUDENT, to=SENDER, body=body)
+    types = [seen.form.get("OptOutType") for seen in receiver.seen[1:]]
+    assert types == ["STOP", None, "HELP", "START"]  # the whole body is the keyword, or none
+    assert [to for to, _ in emu.keyword_replies] == [STUDENT] * 3
+    assert "unsubscribed" in emu.keyword_replies[0][1]
+    assert not emu.is_opted_out(STUDENT)  # YES opted back in
+    await emu.send_inbound(url, from_=STUDENT, to=SENDER, body="Cancel")
+    assert (await create_error(emu)).code == 21610  # Twilio blocks what we send after STOP

@@ -20,6 +20,10 @@ any other From is accepted, as with live credentials); per-sender queues drained
 `rate_per_sender` segments/s by due time; ValidityPeriod expiry -> failed/30036; signed
 status callbacks (sent, then delivered, or the `fail_delivery` verdict with ErrorCode).
 Times in `EmulatedMessage.history` and `.sent_at` are event-loop time (`loop.time()`).
+With `advanced_opt_out=True` (a Messaging Service with Advanced Opt-Out), an inbound keyword
+(`opt_out_keywords`, Twilio's defaults unless changed) is answered by "Twilio" itself
+(`keyword_replies`), opts the number out or back in (creates to it then fail with 21610), and
+the webhook carries `OptOutType` (STOP, START or HELP).
 
 Standalone: python -m tests.emulators.twilio_api --port 8082 [--rate 50]
 """
@@ -44,9 +48,12 @@ from tests.emulators.twilio_delivery import (
 )
 from tests.emulators.twilio_http import MessagesApi
 from tests.emulators.twilio_messages import (
+    DEFAULT_KEYWORD_REPLIES,
+    DEFAULT_KEYWORDS,
     EmulatedMessage,
     inbound_params,
     new_sid,
+    opt_out_type,
     status_callback_params,
 )
 
@@ -76,8 +83,12 @@ class TwilioEmulator:
         host: str = "127.0.0.1",
         port: int = 0,
         public_url_map: dict[str, str] | None = None,
+        advanced_opt_out: bool = False,
     ) -> None:
         self.account_sid, self.auth_token = account_sid, auth_token
+        self.advanced_opt_out = advanced_opt_out
+        self.opt_out_keywords = dict(DEFAULT_KEYWORDS)  # OptOutType -> words (upper case)
+        self.keyword_replies: list[tuple[str, str]] = []  # (to, body) Twilio sent itself
         self.rate_per_sender = rate_per_sender  # segments/s; `sender_rates` overrides it
         self.sender_rates: dict[str, float] = {}
         self.hold_seconds = 30.0  # how long timeout_after_create holds the answer
@@ -212,6 +223,7 @@ class TwilioEmulator:
         Reuse `message_sid` to replay. `signed_url` defaults to `post_url` rewritten by
         `public_url_map`. Raises ConnectionError if the app does not answer.
         """
+        keyword = self._answer_keyword(from_, body)
         params = inbound_params(
             account_sid=self.account_sid,
             message_sid=message_sid or new_sid("SM"),
@@ -219,7 +231,7 @@ class TwilioEmulator:
             to=to,
             body=body,
             messaging_service_sid=messaging_service_sid,
-            extra=extra,
+            extra={**({"OptOutType": keyword} if keyword else {}), **(extra or {})},
         )
         signed = signed_url or self._webhooks.resolve(post_url)[0]
         posted = await self._webhooks.post(
@@ -249,6 +261,19 @@ class TwilioEmulator:
         )
         self._notify()
         return posted.http_status
+
+    def _answer_keyword(self, number: str, body: str) -> str | None:
+        """Advanced Opt-Out: Twilio acts on a keyword and answers it before our webhook runs."""
+        if not self.advanced_opt_out:
+            return None
+        keyword = opt_out_type(body, self.opt_out_keywords)
+        if keyword == "STOP":
+            self.opt_out(number)
+        elif keyword == "START":
+            self.opt_in(number)
+        if keyword is not None:
+            self.keyword_replies.append((number, DEFAULT_KEYWORD_REPLIES[keyword]))
+        return keyword
 
     # -- used by MessagesApi and Carrier ---------------------------------------------------
 

@@ -179,6 +179,29 @@ def status_callback_params(
     return params
 
 
+# Twilio's default keywords (single words, any case) and replies; Advanced Opt-Out may add more.
+DEFAULT_KEYWORDS: dict[str, frozenset[str]] = {
+    "STOP": frozenset(
+        {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
+    ),
+    "START": frozenset({"START", "YES", "UNSTOP"}),
+    "HELP": frozenset({"HELP", "INFO"}),
+}
+DEFAULT_KEYWORD_REPLIES = {
+    "STOP": "You have successfully been unsubscribed. You will not receive any more messages "
+    "from this number. Reply START to resubscribe.",
+    "START": "You have successfully been re-subscribed to messages from this number. Reply HELP "
+    "for help. Reply STOP to unsubscribe. Msg&Data Rates May Apply.",
+    "HELP": "Reply STOP to unsubscribe. Msg&Data Rates May Apply.",
+}
+
+
+def opt_out_type(body: str, keywords: Mapping[str, frozenset[str]]) -> str | None:
+    """The OptOutType Twilio gives an inbound message: the whole body must be the keyword."""
+    word = body.strip().upper()
+    return next((kind for kind, words in keywords.items() if word in words), None)
+
+
 def inbound_params(
     *,
     account_sid: str,
