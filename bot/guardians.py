@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -14,6 +13,7 @@ from fastapi import APIRouter, Header, HTTPException
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
+from bot.api_auth import require_api_token
 from bot.settings import SUPPORTED_LOCALES
 from handlers.phones import PhoneKind, check_phone
 from scheduler.quiet_hours import is_known_zone
@@ -111,17 +111,11 @@ def _linked_by_api(session: Session, item: GuardianIn, now: datetime) -> Guardia
 def router(runtime: Any) -> APIRouter:
     api = APIRouter(prefix="/api/v1", tags=["guardians"])
 
-    def authorize(header: str | None) -> None:
-        token = runtime.settings.api_token
-        expected = f"Bearer {token.get_secret_value()}" if token else None
-        if expected is None or not secrets.compare_digest(header or "", expected):
-            raise HTTPException(401, "a valid bearer token is required")
-
     @api.post("/guardians", status_code=201)
     async def create(
         body: GuardianIn, authorization: str | None = Header(default=None)
     ) -> dict[str, Any]:
-        authorize(authorization)
+        require_api_token(runtime, authorization)
         now = runtime.clock.now()
         try:
             link = await runtime.db.run(lambda s: _linked_by_api(s, body, now))
