@@ -25,6 +25,7 @@ RUN python -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))
 # the editable install only adds the `mentorbot` command.
 COPY README.md ./
 COPY bot ./bot
+COPY core ./core
 COPY handlers ./handlers
 COPY scheduler ./scheduler
 COPY storage ./storage

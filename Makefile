@@ -8,13 +8,18 @@ LOCALES := locales
 PO_FILES := $(wildcard $(LOCALES)/*/LC_MESSAGES/messages.po)
 MO_FILES := $(PO_FILES:.po=.mo)
 
-.PHONY: run test setup lint i18n bench clean diagrams
+.PHONY: run test setup lint i18n bench clean diagrams reliability
 
 run: setup $(MO_FILES)
 	$(BIN)/mentorbot run
 
 test: lint $(MO_FILES)
 	$(BIN)/python -m pytest
+
+# The reliability suite (tests/reliability) at full sizes: crash, faults, fuzz, opt-out under
+# concurrency, a PostgreSQL restart. `make test` runs it at quick sizes. Figures at the end.
+reliability: setup $(MO_FILES)
+	MENTORBOT_RELIABILITY=full $(BIN)/python -m pytest -o timeout=3600 tests/reliability
 
 setup: $(STAMP)
 

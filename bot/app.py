@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
 from fastapi import APIRouter
+from sqlmodel import Session
 
 from bot import desk_timers
 from bot.admin_api import admin_routes
@@ -48,7 +50,7 @@ from scheduler.policy import SendPolicy
 from scheduler.runner import Ticker
 from scheduler.service import NudgeService
 from scheduler.weekly import WeeklyPlanner
-from storage import retention
+from storage import retention, send_slots
 from storage.database import Database, create_db_engine
 from storage.demo import is_empty, seed_demo
 from storage.migrate import upgrade
@@ -95,6 +97,9 @@ class Runtime:
             (self.services if mine else self.idle_services).append(parts.service)
 
     async def start(self) -> None:
+        if self.role.works_schedule and self.db.dialect == "sqlite":
+            # One process sends on SQLite: whatever is leased now was left by one that died.
+            await self.dispatcher.recover(started_before=self.clock.now())
         for service in self.services:
             await service.start()
         if self.role.works_schedule:
@@ -174,7 +179,11 @@ def build_runtime(
         support,
     )
     engine = Engine(db, runner, translator, clock, metrics)
-    dispatcher = Dispatcher(db, dict(senders or {}), clock, metrics, policy)
+    timing = settings.scheduler
+    leases = (timedelta(seconds=timing.claim_lease_seconds),
+              timedelta(seconds=timing.send_lease_seconds))  # fmt: skip
+    dispatcher = Dispatcher(db, dict(senders or {}), clock, metrics, policy,
+                            claim_batch=timing.claim_batch, leases=leases)  # fmt: skip
     planner = Planner(campaigns, translator, nudge_config(settings), lambda: dispatcher.channels)
     nudges = NudgeService(db, clock, planner)
     ticker = Ticker(dispatcher, settings.scheduler, nudges, settings.nudges)
@@ -204,10 +213,14 @@ def attach_retention(runtime: Runtime) -> None:
     """Purges message texts past the retention age, one batch per kind and run."""
     keep = runtime.settings.retention
 
+    def purge(session: Session, now: datetime) -> retention.Purged:
+        send_slots.forget_idle(session, time.time())  # slots keep wall-clock time
+        return retention.purge(session, now, message_days=keep.message_days,
+                               consent_years=keep.consent_years)  # fmt: skip
+
     async def purge_old_texts() -> int:
         now = runtime.clock.now()
-        purged = await runtime.db.run(lambda s: retention.purge(
-            s, now, message_days=keep.message_days, consent_years=keep.consent_years))  # fmt: skip
+        purged = await runtime.db.run(lambda s: purge(s, now))
         if purged.total:
             log.info("retention.purged", **asdict(purged))
         return purged.total

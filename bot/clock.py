@@ -1,33 +1,13 @@
-"""Injected time, so tests and previews can run on any day at any hour."""
+"""Injected time, now in `core.clock`: imported from here too."""
 
-from __future__ import annotations
+from core.clock import (
+    Clock,
+    FakeClock,
+    SystemClock,
+)
 
-from datetime import UTC, datetime, timedelta
-from typing import Protocol
-
-
-class Clock(Protocol):
-    def now(self) -> datetime: ...
-
-
-class SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-
-class FakeClock:
-    """A clock that only moves when told to."""
-
-    def __init__(self, start: datetime) -> None:
-        if start.tzinfo is None:
-            raise ValueError("FakeClock needs an aware datetime")
-        self._now = start
-
-    def now(self) -> datetime:
-        return self._now
-
-    def advance(self, delta: timedelta) -> None:
-        self._now += delta
-
-    def set(self, moment: datetime) -> None:
-        self._now = moment
+__all__ = [
+    "Clock",
+    "FakeClock",
+    "SystemClock",
+]

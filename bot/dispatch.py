@@ -1,23 +1,30 @@
 """Sends recorded deliveries through their channel, after the send-time policy allows it.
 
 Two ways in: `deliver()` right after a turn committed (replies: the fast path) and `drain()` from
-the scheduler tick (everything due: nudges, held messages, retries). Both claim their rows first,
-so a row is never sent by both; both ask the same `SendPolicy` at the moment of sending.
+the scheduler tick (everything due: nudges, held messages, retries). Both lease their rows first
+(status "claimed"), so a row is never sent by both; both ask the same `SendPolicy` at the moment
+of sending. Just before its provider call a row is marked in flight ("sending"), one by one, so
+a crash leaves few rows in doubt; leases of a process that died are taken up again
+(`storage/claims.py`: at start-up on SQLite, once lapsed on PostgreSQL).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import secrets
+import socket
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlmodel import Session
 
 from bot.channels.base import ChannelSender, SendResult
 from bot.clock import Clock
+from bot.coalesce import Coalescer
 from bot.locks import KeyedLocks
 from bot.messages import Outbound
 from bot.metrics import Metrics
@@ -40,8 +47,15 @@ class Dispatcher:
         clock: Clock,
         metrics: Metrics,
         policy: SendPolicy | None = None,
+        owner: str | None = None,
+        claim_batch: int = 500,
+        leases: tuple[timedelta, timedelta] = (claims.CLAIM_LEASE, claims.SEND_LEASE),
     ) -> None:
         self._db = db
+        # Names this process on the rows it leases (host, pid and a random part: pids repeat).
+        self.claim_batch = claim_batch  # rows one drain leases (other processes take the rest)
+        self._claim_lease, self._send_lease = leases
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self._senders = senders
         self._clock = clock
         self._metrics = metrics
@@ -49,6 +63,8 @@ class Dispatcher:
         self._outcomes = OutcomeRecorder(db, clock, metrics)
         self._recipients = KeyedLocks()
         self._stopping = False
+        self._starts: Coalescer[int, set[int]] = Coalescer(self._start_sending)
+        self._one_call: dict[str, asyncio.Lock] = {}
 
     def register(self, sender: ChannelSender) -> None:
         self._senders[sender.name] = sender
@@ -62,6 +78,15 @@ class Dispatcher:
         rows claimed but not yet sent go back to pending for another process (or the next
         start), instead of waiting out a batch that could take minutes at the rate limits."""
         self._stopping = True
+
+    async def recover(self, *, started_before: datetime | None = None) -> claims.Recovered:
+        """Take up the rows of processes that died (see `claims.recover_abandoned`)."""
+        found = await self._db.run(
+            lambda s: claims.recover_abandoned(s, self._clock.now(), started_before=started_before)
+        )
+        if found.unstarted or found.in_doubt:
+            log.warning("dispatch.recovered", unstarted=found.unstarted, in_doubt=found.in_doubt)
+        return found
 
     async def deliver(self, outbound: Sequence[Outbound]) -> None:
         """The fast path: send a turn's replies now, in order.
@@ -77,10 +102,11 @@ class Dispatcher:
             allowed_ids = {o.delivery_id for o in allowed}
         await self._send_all([o for o in ready if o.admitted or o.delivery_id in allowed_ids])
 
-    async def drain(self, limit: int = 500) -> int:
+    async def drain(self, limit: int | None = None) -> int:
         """Send whatever is due: nudges, held messages that may go now, retries."""
         if self._stopping:  # claiming now would only put the rows back
             return 0
+        limit = limit or self.claim_batch
         now = self._clock.now()
         allowed = await self._db.run(lambda s: self._claim_and_judge(s, limit), background=True)
         await self._send_all(allowed)
@@ -89,15 +115,17 @@ class Dispatcher:
 
     def _judge_claimed(self, session: Session, items: Sequence[Outbound]) -> list[Outbound]:
         now = self._clock.now()
-        mine = claims.claim_ids(session, [o.delivery_id for o in items], now)
+        mine = claims.claim_ids(session, [o.delivery_id for o in items], now, self.owner)
         rows = _rows(session, mine)
         allowed = self._judge(session, rows)
         return [o for o in items if o.delivery_id in allowed]
 
     def _claim_and_judge(self, session: Session, limit: int) -> list[Outbound]:
         now = self._clock.now()
-        claims.release_stale(session, now)
-        rows = claims.claim_due(session, now, limit, self.channels)
+        claims.recover_abandoned(
+            session, now, claim_lease=self._claim_lease, send_lease=self._send_lease
+        )
+        rows = claims.claim_due(session, now, limit, self.channels, self.owner)
         allowed = self._judge(session, rows)
         return [outbound_from_row(r) for r in rows if (r.id or 0) in allowed]
 
@@ -136,23 +164,65 @@ class Dispatcher:
         async def run(key: tuple[str, str], queue: list[Outbound]) -> None:
             async with self._recipients.hold(key), gate:
                 for item in queue:
-                    if self._stopping:
+                    if self._stopping or not await self._send_one(item):
                         unsent.append(item.delivery_id)
-                    else:
-                        await self._send_one(item)
 
         await asyncio.gather(*(run(key, queue) for key, queue in queues.items()))
         if unsent:
-            await self._db.run(lambda s: _release(s, unsent, self._clock.now()))
+            log.info("dispatch.released_on_stop", count=len(unsent))
+            await self._db.run(
+                lambda s: claims.release(s, unsent, self._clock.now(), self.owner)
+            )
 
-    async def _send_one(self, item: Outbound) -> None:
+    async def _send_one(self, item: Outbound) -> bool:
+        """False: not started because the process is stopping (the caller releases it)."""
         sender = self._senders[item.channel]
+        # A channel with no way to look a call up after a crash (Telegram) makes one call at a
+        # time per process, recorded before the next: a crash leaves at most one in doubt.
+        one_call = self._one_call_lock(sender)
+        state = {"began": False, "lost": False, "stopped": False}
+
+        async def begin() -> bool:
+            if one_call is not None:
+                await one_call.acquire()
+            if self._stopping:
+                state["stopped"] = True
+            elif item.delivery_id in await self._starts.submit(item.delivery_id):
+                state["began"] = True
+            else:
+                state["lost"] = True
+            if not state["began"] and one_call is not None:
+                one_call.release()
+            return state["began"]
+
         try:
-            result = await sender.send(item)
-        except Exception as exc:  # a broken adapter must not lose the delivery
-            log.exception("dispatch.send_failed", channel=item.channel, delivery=item.delivery_id)
-            result = SendResult(ok=False, error=repr(exc), retry=True)
-        await self._outcomes.record(item, result)
+            try:
+                result = await sender.send(item, begin)
+            except Exception as exc:  # a broken adapter must not lose the delivery
+                log.exception(
+                    "dispatch.send_failed", channel=item.channel, delivery=item.delivery_id
+                )
+                result = SendResult(ok=False, error=repr(exc), retry=True)
+            if state["stopped"]:
+                return False
+            if state["lost"]:  # the lease lapsed and another process has the row now
+                log.warning("dispatch.lease_lost", delivery=item.delivery_id)
+            else:
+                await self._outcomes.record(item, result)
+            return True
+        finally:
+            if state["began"] and one_call is not None:
+                one_call.release()
+
+    def _one_call_lock(self, sender: ChannelSender) -> asyncio.Lock | None:
+        if not getattr(sender, "one_call_at_a_time", False):
+            return None
+        return self._one_call.setdefault(sender.name, asyncio.Lock())
+
+    async def _start_sending(self, ids: list[int]) -> set[int]:
+        return await self._db.run(
+            lambda s: claims.start_sending(s, ids, self._clock.now(), self.owner)
+        )
 
 
 def _judging_order(row: Delivery) -> tuple[int, int]:
@@ -160,16 +230,6 @@ def _judging_order(row: Delivery) -> tuple[int, int]:
     if row.kind != "nudge":
         return (-1_000, row.id or 0)
     return (-int(row.meta.get("priority", 0)), row.id or 0)
-
-
-def _release(session: Session, ids: Sequence[int], now: datetime) -> None:
-    """Claimed rows whose send never started: due again at once (no attempt was made)."""
-    log.info("dispatch.released_on_stop", count=len(ids))
-    session.execute(
-        update(Delivery)
-        .where(Delivery.id.in_(ids), Delivery.status == "sending")  # type: ignore[union-attr]
-        .values(status="pending", updated_at=now)
-    )
 
 
 def _rows(session: Session, ids: set[int]) -> list[Delivery]:

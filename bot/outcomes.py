@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 import structlog
 from sqlmodel import Session
@@ -19,7 +18,6 @@ from storage.outbox import drop_attachments, mark_failed, mark_retry, mark_sent_
 from storage.people import set_reachable
 
 log = structlog.get_logger("mentorbot.outcomes")
-RETRY_DELAY = timedelta(seconds=30)
 # Channels whose acceptance is the delivery (no later receipt): the lifecycle's "delivered".
 ACCEPTED_IS_DELIVERED = frozenset({"telegram", "webchat", "console"})
 
@@ -94,7 +92,7 @@ class OutcomeRecorder:
                 set_reachable(session, item.channel, item.address, False)
             if not result.ok and result.retry:
                 error = result.error or "retry"
-                mark_retry(session, item.delivery_id, now, now + RETRY_DELAY, error)
+                mark_retry(session, item.delivery_id, now, error, in_doubt=result.in_doubt)
             elif not result.ok:
                 status = result.final_status or "failed"
                 mark_failed(session, item.delivery_id, now, result.error or status, status)

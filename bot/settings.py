@@ -8,10 +8,10 @@ from pathlib import Path
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from core.locales import SUPPORTED_LOCALES as SUPPORTED_LOCALES
 from scheduler.quiet_hours import SendWindow
 
 DEFAULT_DATABASE_URL = "sqlite:///var/mentorbot.sqlite3"
-SUPPORTED_LOCALES = ("en", "es", "hi", "ru")
 _PLACEHOLDER_SECRETS = {"changeme", "changethis", "secret", "token"}
 
 
@@ -73,6 +73,13 @@ class ConsentSettings(BaseModel):
 class SchedulerSettings(BaseModel):
     enabled: bool = True
     tick_seconds: float = 5.0
+    # Deliveries one drain leases; with several workers, smaller batches spread the work.
+    claim_batch: int = Field(default=500, ge=1)
+    # A process taken for dead: its leased rows are due again after claim_lease_seconds, its
+    # rows in flight (a call may have gone out) after send_lease_seconds; the latter must
+    # stay well above every provider call's timeout (storage/claims.py).
+    claim_lease_seconds: float = Field(default=300.0, gt=0)
+    send_lease_seconds: float = Field(default=120.0, gt=0)
 
 
 class NudgeSettings(BaseModel):

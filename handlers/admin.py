@@ -7,8 +7,8 @@ command or button from anyone else is refused with nothing changed. Buttons carr
 
 from __future__ import annotations
 
-from bot.i18n import Gettext
-from bot.messages import Reply
+from core.i18n import Gettext
+from core.messages import Reply
 from handlers.flow import Effect, Turn
 
 BUTTON_PREFIX = "adm:"

@@ -3,7 +3,7 @@ so every student reads it in their own language. `{name}` is the student's first
 
 from __future__ import annotations
 
-from bot.i18n import N_, Gettext
+from core.i18n import N_, Gettext
 
 TEMPLATES: dict[str, str] = {
     "new_week": N_("Hi {name}! A new week of classes starts on Monday: have a look at your "

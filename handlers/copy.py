@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.i18n import Gettext
-from bot.messages import Choice, Reply
+from core.i18n import Gettext
+from core.messages import Choice, Reply
 
 COACHING = "coaching"
 

@@ -16,7 +16,7 @@ from functools import lru_cache
 from rapidfuzz.distance import OSA
 from rapidfuzz.process import extractOne
 
-from bot.text import fold_for_matching
+from core.text import fold_for_matching
 
 # Emoji that stand for means: Crisis Text Line found the pill emoji a strong risk signal.
 _EMOJI_WORDS = {"💊": " pills ", "🔪": " knife ", "🔫": " gun ", "🩸": " blood ", "💣": " bomb "}

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import re
 
-from bot.messages import Reply
-from bot.text import fold_for_matching
+from core.messages import Reply
+from core.text import fold_for_matching
 from handlers.flow import Flow, Step, Turn
 from handlers.queries import answer_text, record_answer
 

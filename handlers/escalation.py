@@ -6,7 +6,7 @@ without any words of its own, since the crisis reply already says that a person 
 
 from __future__ import annotations
 
-from bot.i18n import Gettext
+from core.i18n import Gettext
 from handlers.flow import Effect
 
 REASONS = frozenset({"mentor_request", "crisis", "not_sure", "not_helpful", "parent_request"})

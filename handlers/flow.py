@@ -11,20 +11,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from bot.i18n import Gettext
-from bot.messages import Inbound, Reply
+from core.consent import Ward
+from core.i18n import Gettext
+from core.messages import Inbound, Reply
 
 if TYPE_CHECKING:
     from handlers.retrieval import KnowledgeBase
-
-
-@dataclass(frozen=True, slots=True)
-class Ward:
-    """A parent's linked child under 13: the parent decides about the child's study reminders."""
-
-    id: int
-    name: str | None
-    nudges: str | None  # the child's latest `nudges` decision; None: nobody decided yet
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ events in the turn's transaction. The flow decides only where the conversation g
 
 from __future__ import annotations
 
-from bot.messages import Choice, Reply
+from core.messages import Choice, Reply
 from handlers.flow import Effect, Flow, Step, Turn, table
 from handlers.main import chat
 

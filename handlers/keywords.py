@@ -15,7 +15,7 @@ import re
 from enum import Enum
 from functools import cache
 
-from bot.text import fold_for_matching
+from core.text import fold_for_matching
 
 
 class Keyword(Enum):

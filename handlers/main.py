@@ -7,8 +7,8 @@ knowledge base (an approved answer or an honest "not sure").
 
 from __future__ import annotations
 
-from bot.i18n import Gettext
-from bot.messages import Choice, Reply
+from core.i18n import Gettext
+from core.messages import Choice, Reply
 from handlers.copy import COACHING
 from handlers.digressions import answer_before_a_question
 from handlers.escalation import escalate

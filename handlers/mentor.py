@@ -8,8 +8,8 @@ is not a command is relayed to the student the mentor is talking to. /settings, 
 
 from __future__ import annotations
 
-from bot.i18n import Gettext
-from bot.messages import Reply
+from core.i18n import Gettext
+from core.messages import Reply
 from handlers.flow import Effect, Turn
 
 STAFF_COMMANDS = frozenset(

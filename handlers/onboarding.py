@@ -9,7 +9,7 @@ parent decides for them by SMS.
 
 from __future__ import annotations
 
-from bot.messages import Channel, Choice, Reply
+from core.messages import Channel, Choice, Reply
 from handlers import reminders
 from handlers.copy import (
     COACHING,

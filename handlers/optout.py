@@ -19,8 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from bot.i18n import Gettext
-from bot.messages import Reply
+from core.i18n import Gettext
+from core.messages import Reply
 from handlers.flow import Effect
 from handlers.keywords import Keyword, classify, normalize
 

@@ -18,9 +18,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bot.i18n import Gettext
-from bot.messages import Choice, Reply
-from bot.text import fold_for_matching
+from core.i18n import Gettext
+from core.messages import Choice, Reply
+from core.text import fold_for_matching
 from handlers.copy import yes_no
 from handlers.flow import Effect, Flow, Step, Turn, Ward, table
 from handlers.phones import mask

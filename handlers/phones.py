@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from enum import StrEnum
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberType
+
+from core.phones import phone_hash as phone_hash  # storage hashes numbers too
 
 # Longer inputs are not phone numbers; phonenumbers itself refuses past 250 characters.
 _MAX_INPUT = 64
@@ -57,11 +58,6 @@ def check_phone(raw: str, default_region: str = "US") -> PhoneCheck:
     # "+1" is not "US": Canada, Puerto Rico and the other NANP regions are refused for coaching.
     kind = PhoneKind.US if region == "US" else PhoneKind.FOREIGN
     return PhoneCheck(kind, e164, region)
-
-
-def phone_hash(e164: str) -> str:
-    """What consent records keep after erasure: enough to answer "did this number consent?"."""
-    return hashlib.sha256(e164.encode()).hexdigest()
 
 
 def mask(e164: str | None) -> str:

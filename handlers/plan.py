@@ -7,7 +7,7 @@ where the conversation goes, and keeps which item is being moved.
 
 from __future__ import annotations
 
-from bot.messages import Choice, Reply
+from core.messages import Choice, Reply
 from handlers.flow import Effect, Flow, Step, Turn, table
 from handlers.main import chat
 from scheduler.goal_texts import weekday_name

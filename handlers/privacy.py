@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bot.i18n import Gettext
-from bot.messages import Reply
+from core.i18n import Gettext
+from core.messages import Reply
 from handlers.copy import yes_no
 from handlers.flow import Effect, Flow, Step, Turn, table
 from handlers.phones import mask

@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from functools import cache
 
-from bot.i18n import Gettext
-from bot.messages import Choice, Reply
-from bot.text import fold_for_matching
+from core.i18n import Gettext
+from core.messages import Choice, Reply
+from core.text import fold_for_matching
 from handlers.escalation import escalate
 from handlers.flow import Effect, Turn
 from handlers.knowledge import Entry

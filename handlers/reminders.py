@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bot.i18n import Gettext
-from bot.messages import Channel, Reply
+from core.consent import NUDGES
+from core.i18n import Gettext
+from core.messages import Channel, Reply
 from handlers.copy import COACHING, yes_no
 from handlers.flow import Effect, PersonView, Step, Turn
 
-NUDGES = "nudges"
 # Recorded with every reminders decision; bump it whenever the question's wording changes.
 NUDGES_TEXT_VERSION = "nudges-2026-11"
 # Conversation data: the question was put once (answered or not), so it is never put again.

@@ -23,7 +23,7 @@ import Stemmer
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
-from bot.text import fold_for_matching
+from core.text import fold_for_matching
 from handlers.knowledge import Entry, KnowledgeFile
 
 STEMMERS = {"en": "english", "es": "spanish", "ru": "russian", "hi": "hindi"}

@@ -17,8 +17,8 @@ import yaml
 from babel.core import get_global
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from bot.i18n import Gettext
-from bot.messages import Reply
+from core.i18n import Gettext
+from core.messages import Reply
 
 RESOURCES_FILE = "crisis_resources.yaml"
 CATEGORIES = frozenset({"suicide", "self_harm", "abuse", "violence"})

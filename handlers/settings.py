@@ -4,8 +4,8 @@ reminders off but not on (a linked parent decides, handlers/parents.py)."""
 
 from __future__ import annotations
 
-from bot.i18n import Gettext
-from bot.messages import Choice, Reply
+from core.i18n import Gettext
+from core.messages import Choice, Reply
 from handlers.copy import COACHING, foreign_number, phone_problem
 from handlers.flow import Effect, Flow, Step, Turn, table
 from handlers.phones import PhoneKind, check_phone, mask

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 
-from bot.i18n import N_, N_plural
+from core.i18n import N_, N_plural
 from scheduler.personas import Engagement, Performance
 
 Gettext = Callable[[str], str]

@@ -12,7 +12,7 @@ from typing import Any
 
 from babel.dates import format_skeleton, get_day_names
 
-from bot.i18n import Gettext
+from core.i18n import Gettext
 from scheduler.goal_progress import Progress
 
 

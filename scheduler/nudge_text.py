@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_skeleton
 
-from bot.i18n import Gettext
+from core.i18n import Gettext
 from scheduler.catalog import BANDED_SCENARIOS, Template, pick_template, render, render_button
 from scheduler.personas import Engagement, Performance, score_band
 

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlmodel import Session
 
-from bot.i18n import Gettext, Translator
+from core.i18n import Gettext, Translator
 from scheduler.personas import Performance, score_band
 from scheduler.policy import PARENT_SMS, STUDENT_PARENT_UPDATES
 from storage.consent import current_consent

@@ -29,62 +29,35 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, tzinfo
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-EVENT_TYPES = frozenset({
-    "enrolled", "login", "class_scheduled", "class_attended", "class_missed",
-    "assignment_assigned", "assignment_submitted", "test_started", "test_completed",
-    "milestone_due", "milestone_completed",
-})
-ACTIVITY_EVENTS = frozenset({
-    "login", "class_attended", "assignment_submitted", "test_started", "test_completed",
-    "milestone_completed",
-})
-CLASS_OUTCOMES = frozenset({"class_attended", "class_missed"})
-
-NEW_WINDOW = timedelta(days=14)
-NEW_MAX_PRIOR_ACTIVITY = 3
-LAPSED_AFTER = timedelta(days=14)
-RECENT_WINDOW = timedelta(days=14)
-BASELINE_WINDOW = timedelta(days=42)
-SLIPPING_DROP = 0.3
-SLIPPING_MIN_RECENT_CLASSES = 3
-SLIPPING_MIN_BASELINE_CLASSES = 3
-MISSED_IN_A_ROW = 2
-PERFORMANCE_WINDOW = timedelta(days=60)
-HIGH_SCORE = 80.0
-LOW_SCORE = 50.0
-HIGH_SUBMISSION_RATE = 0.8
-LOW_SUBMISSION_RATE = 0.5
-MIN_ASSIGNED_FOR_RATE = 2
-ACTIVE_HOURS_MIN_POINTS = 5
-ACTIVE_HOURS_MAX_POINTS = 50
-ACTIVE_HOURS_MIN_SPREAD = 1
-ACTIVE_HOURS_MAX_SPREAD = 3
-
-PERSONA_RULES: dict[str, object] = {
-    "activity_events": sorted(ACTIVITY_EVENTS),
-    "class_outcomes": sorted(CLASS_OUTCOMES),
-    "new": {"window_days": NEW_WINDOW.days, "max_prior_activity": NEW_MAX_PRIOR_ACTIVITY},
-    "lapsed": {"after_days": LAPSED_AFTER.days},
-    "slipping": {
-        "recent_days": RECENT_WINDOW.days, "baseline_days": BASELINE_WINDOW.days,
-        "drop": SLIPPING_DROP, "min_recent_classes": SLIPPING_MIN_RECENT_CLASSES,
-        "min_baseline_classes": SLIPPING_MIN_BASELINE_CLASSES, "missed_in_a_row": MISSED_IN_A_ROW,
-    },
-    "performance": {
-        "window_days": PERFORMANCE_WINDOW.days, "high_score": HIGH_SCORE, "low_score": LOW_SCORE,
-        "high_submission_rate": HIGH_SUBMISSION_RATE, "low_submission_rate": LOW_SUBMISSION_RATE,
-        "min_assigned_for_rate": MIN_ASSIGNED_FOR_RATE,
-    },
-    "active_hours": {
-        "min_points": ACTIVE_HOURS_MIN_POINTS, "max_points": ACTIVE_HOURS_MAX_POINTS,
-        "min_spread": ACTIVE_HOURS_MIN_SPREAD, "max_spread": ACTIVE_HOURS_MAX_SPREAD,
-    },
-}
+# The event vocabulary and the thresholds are plain data in core (the SQL reads them too).
+from core.events import ACTIVITY_EVENTS, CLASS_OUTCOMES, Event
+from core.events import EVENT_TYPES as EVENT_TYPES
+from core.persona_rules import (
+    ACTIVE_HOURS_MAX_POINTS,
+    ACTIVE_HOURS_MAX_SPREAD,
+    ACTIVE_HOURS_MIN_POINTS,
+    ACTIVE_HOURS_MIN_SPREAD,
+    BASELINE_WINDOW,
+    HIGH_SCORE,
+    HIGH_SUBMISSION_RATE,
+    LAPSED_AFTER,
+    LOW_SCORE,
+    LOW_SUBMISSION_RATE,
+    MIN_ASSIGNED_FOR_RATE,
+    MISSED_IN_A_ROW,
+    NEW_MAX_PRIOR_ACTIVITY,
+    NEW_WINDOW,
+    PERFORMANCE_WINDOW,
+    RECENT_WINDOW,
+    SLIPPING_DROP,
+    SLIPPING_MIN_BASELINE_CLASSES,
+    SLIPPING_MIN_RECENT_CLASSES,
+)
+from core.persona_rules import PERSONA_RULES as PERSONA_RULES
 
 
 class Engagement(StrEnum):
@@ -98,16 +71,6 @@ class Performance(StrEnum):
     HIGH = "high"
     MIDDLE = "middle"
     LOW = "low"
-
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    """One thing that happened to or was done by a student; `at` is aware (naive means UTC)."""
-
-    type: str
-    at: datetime
-    score: float | None = None
-    ref: str | None = None
 
 
 def _utc(moment: datetime) -> datetime:

@@ -1,27 +1,31 @@
 """The nudge planner: campaigns as data in, planned deliveries out; idempotent and set-based.
 
-`plan()` runs one INSERT ... SELECT per enabled campaign (higher priority first, so it takes
-the day's topic) for every student at once (storage/plan_sql.py); `render()` then fills the
-text and the send time of the new rows in batches (scheduler/nudge_text.py). Running it twice,
-or in several processes, creates nothing twice: unique dedupe and topic keys, and on
-PostgreSQL a transaction-scoped advisory lock so planners take turns instead of deadlocking.
+`plan()` builds one table of every student's persona, consent and reachable identities, then
+runs one INSERT ... SELECT per enabled campaign (higher priority first, so it takes the day's
+topic) for every student at once (storage/plan_sql.py); `render()` then fills the text and the
+send time of the new rows in batches (scheduler/render_batch.py, scheduler/nudge_text.py).
+Running it twice, or in several processes, creates nothing twice: unique dedupe and topic keys,
+and on PostgreSQL a transaction-scoped advisory lock so planners take turns instead of
+deadlocking.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, text
 from sqlmodel import Session
 
-from bot.i18n import Translator
+from core.i18n import Translator
 from scheduler.campaigns import Campaign
 from scheduler.holdout import campaign_salt, holdout_threshold
+from scheduler.nudge_config import NudgeConfig, fire_offset
 from scheduler.policy import IMPLIED_CONSENT
 from scheduler.quiet_hours import is_known_zone, local_to_utc
+from scheduler.render_batch import RenderContext, render_planned
 from storage.campaign_states import paused_campaigns
 from storage.database import Database
 from storage.plan_sql import (
@@ -39,14 +43,6 @@ RENDER_BATCH = 5_000
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
-@dataclass(frozen=True, slots=True)
-class NudgeConfig:
-    fallback_zone: str = "America/New_York"
-    public_url: str = "http://127.0.0.1:8000"
-    link_secret: str = "mentorbot-dev-links"
-    link_base: str = "https://learn.example.edu/"
-
-
 @dataclass(slots=True)
 class PlanReport:
     planned: dict[str, int] = field(default_factory=dict)
@@ -59,13 +55,20 @@ class PlanReport:
 
 
 class Planner:
+    """Plans, and unless `render_on_claim`, renders. With `render_on_claim` the rows stay
+    `planned` and whoever claims them to send renders them first: `render_claimed(session,
+    planner.render_context, ids, now)` (scheduler/render_batch.py), saved before sending."""
+
     def __init__(self, campaigns: Sequence[Campaign], translator: Translator,
-                 config: NudgeConfig, channels: Callable[[], Sequence[str]]) -> None:
+                 config: NudgeConfig, channels: Callable[[], Sequence[str]], *,
+                 render_on_claim: bool = False) -> None:
         self.campaigns = sorted((c for c in campaigns if c.enabled), key=lambda c: -c.priority)
         self.by_id = {c.id: c for c in campaigns}
         self.translator = translator
         self.config = config
         self._channels = channels
+        self.render_on_claim = render_on_claim
+        self.render_context = RenderContext(self.by_id, translator, config)
 
     def run(self, db: Database, now: datetime) -> PlanReport:
         """Plan (one transaction), then render in batches (one transaction each)."""
@@ -79,22 +82,31 @@ class Planner:
             session.execute(text(f"SELECT pg_advisory_xact_lock({PLANNER_LOCK})"))
         zones = self._zones(session)
         days = tuple((zone, now.astimezone(ZoneInfo(zone)).date()) for zone in zones)
-        refresh_personas(session, now)
-        report = PlanReport()
         paused = paused_campaigns(session)  # admins' /campaigns pause, read every run
-        for campaign in self.campaigns:
-            if campaign.id in paused:
-                continue
-            spec = self.spec(campaign, now, zones, days)
+        # SQLite: consent and reachable identities read once per student into the persona
+        # table, cheaper than per candidate and campaign. PostgreSQL: per candidate is cheaper
+        # (its correlated subqueries cost more per student than the campaigns save).
+        reach = session.get_bind().dialect.name == "sqlite"
+        specs = [replace(self.spec(campaign, now, zones, days), reach_table=reach)
+                 for campaign in self.campaigns if campaign.id not in paused]
+        wanted = [s for s in specs if reach]
+        refresh_personas(
+            session, now,
+            consents=tuple((s.consent, s.implied_consent or s.consent) for s in wanted),
+            channels=tuple(c for s in wanted for c in s.channels))
+        report = PlanReport()
+        for spec in specs:
             planned, held = insert_campaign(session, spec)
-            report.planned[campaign.id], report.held_out[campaign.id] = planned, held
+            report.planned[spec.campaign_id], report.held_out[spec.campaign_id] = planned, held
         drop_personas(session)
         return report
 
     def render(self, session: Session, now: datetime, limit: int = RENDER_BATCH) -> int:
-        from scheduler.render_batch import render_planned  # keeps this module SQL-free
-
-        return render_planned(session, self, now, limit)
+        """Render the next batch of planned rows; 0 when none are left (or when rendering is
+        left to the sender: `render_on_claim`)."""
+        if self.render_on_claim:
+            return 0
+        return render_planned(session, self.render_context, now, limit)
 
     def spec(self, campaign: Campaign, now: datetime, zones: Sequence[str],
              days: tuple[tuple[str, date], ...]) -> PlanSpec:
@@ -126,10 +138,7 @@ class Planner:
 
     def fire_offset(self, campaign: Campaign, step: int) -> timedelta:
         """How long after its anchor event a step of an event or absence campaign fires."""
-        trigger = campaign.trigger
-        wait = trigger.event.delay if trigger.event else trigger.absence.within  # type: ignore[union-attr]
-        every = campaign.repeat.every if campaign.repeat else timedelta(0)
-        return wait + step * every
+        return fire_offset(campaign, step)
 
     def _zones(self, session: Session) -> list[str]:
         found = session.execute(select(Person.time_zone).distinct()
@@ -139,8 +148,6 @@ class Planner:
 
 
 def _with(spec: PlanSpec, **changes: object) -> PlanSpec:
-    from dataclasses import replace
-
     return replace(spec, **changes)  # type: ignore[arg-type]
 
 

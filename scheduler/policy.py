@@ -14,16 +14,19 @@ decide again. Pure: the facts come in, a verdict comes out.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
-from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+# The value types, PROACTIVE_KINDS and IMPLIED_CONSENT live in core (storage builds facts and
+# records verdicts); `scheduler.policy` still names them for its callers.
+from core.consent import IMPLIED_CONSENT as IMPLIED_CONSENT
+from core.consent import effective_consent
+from core.delivery import PROACTIVE_KINDS as PROACTIVE_KINDS
+from core.delivery import SEND, Decision, DeliveryFacts, Verdict
 from scheduler.quiet_hours import SendWindow, candidate_zones, next_allowed
 
-# Kinds a person did not just ask for: they respect quiet hours, pauses and mentor holds.
-PROACTIVE_KINDS = frozenset({"nudge", "digest", "broadcast", "alert"})
 # Compliance answers (the STOP confirmation, HELP) go even to an opted-out number, once.
 COMPLIANCE_KIND = "compliance"
 SAFETY_KIND = "safety"  # the answer to a crisis message: never held, never withheld from a child
@@ -31,59 +34,6 @@ MENTOR_HOLD_RECHECK = timedelta(hours=1)
 PARENT_SMS = "parent_sms"  # the parent's own consent purpose
 STUDENT_PARENT_UPDATES = "parent_updates"  # the student's permission to update parents
 DAILY_NUDGE_CAP = 2
-# A purpose with no record of its own falls back to another: coaching consent covers nudges
-# until the student decides about nudges separately (then that latest record decides).
-IMPLIED_CONSENT: Mapping[str, str] = {"nudges": "coaching"}
-
-
-def effective_consent(consent: Mapping[str, str], purpose: str) -> str | None:
-    """The latest decision for `purpose`, or for the purpose it is implied by."""
-    implied = IMPLIED_CONSENT.get(purpose)
-    return consent.get(purpose) or (consent.get(implied) if implied else None)
-
-
-class Decision(StrEnum):
-    SEND = "send"
-    HOLD = "hold"  # try again at `until`; no `until` means a person must look at it
-    SUPPRESS = "suppress"  # never send this one
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    decision: Decision
-    reason: str = ""
-    until: datetime | None = None
-
-
-SEND = Verdict(Decision.SEND)
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryFacts:
-    """What the policy needs to know about one delivery and its recipient, now."""
-
-    kind: str
-    channel: str
-    address: str
-    purpose: str | None = None
-    expires_at: datetime | None = None
-    time_zone: str | None = None
-    consent: Mapping[str, str] = field(default_factory=dict)
-    # SMS: the number opted out; a chat (Telegram, web chat): the person said STOP in it.
-    opted_out: bool = False
-    paused_until: datetime | None = None  # the later of the number's and the chat's pause
-    under_13: bool = False  # the recipient is a student under 13: never texted (COPPA)
-    reachable: bool = True
-    mentor_holds: bool = False
-    # For a message to a parent about a student: that student's consent (None: unknown).
-    student_consent: Mapping[str, str] | None = None
-    nudges_today: int = 0  # nudges already sent on the recipient's local day (cap)
-    cap_exempt: bool = False
-
-    @property
-    def proactive(self) -> bool:
-        return self.kind in PROACTIVE_KINDS
-
 
 Check = Callable[[DeliveryFacts, datetime], Verdict | None]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberType
@@ -20,6 +20,8 @@ from phonenumbers.timezone import (
     time_zones_for_geographical_number,
     time_zones_for_number,
 )
+
+from core.locales import is_known_zone
 
 EARLIEST_ALLOWED = time(8)  # 47 CFR 64.1200(c)(1): not before 8 a.m. ...
 LATEST_ALLOWED = time(21)  # ... nor after 9 p.m. at the called party's location
@@ -65,15 +67,6 @@ class SendWindow:
             raise ValueError(
                 f"SendWindow start {self.start:%H:%M} must be before end {self.end:%H:%M}"
             )
-
-
-def is_known_zone(name: str) -> bool:
-    """True if ``name`` is an IANA zone zoneinfo can load."""
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
 
 
 @cache

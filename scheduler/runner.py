@@ -16,8 +16,6 @@ from typing import Any, Protocol
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.settings import NudgeSettings, SchedulerSettings
-
 log = structlog.get_logger("mentorbot.scheduler")
 
 Tick = Callable[[], Awaitable[Any]]
@@ -28,7 +26,21 @@ STOP_GRACE_SECONDS = 4.0
 
 
 class Drainable(Protocol):
-    async def drain(self, limit: int = 200) -> int: ...
+    async def drain(self, limit: int | None = None) -> int: ...
+
+
+class TickTimes(Protocol):
+    """The scheduler's settings (bot/settings.py SchedulerSettings)."""
+
+    enabled: bool
+    tick_seconds: float
+
+
+class NudgeTimes(Protocol):
+    """How often nudges are planned and their lifecycle ticks (NudgeSettings)."""
+
+    plan_seconds: float
+    lifecycle_seconds: float
 
 
 class NudgeTicks(Protocol):
@@ -38,13 +50,13 @@ class NudgeTicks(Protocol):
 
 
 class Ticker:
-    def __init__(self, dispatcher: Drainable, settings: SchedulerSettings,
+    def __init__(self, dispatcher: Drainable, settings: TickTimes,
                  nudges: NudgeTicks | None = None,
-                 nudge_settings: NudgeSettings | None = None) -> None:
+                 nudge_settings: NudgeTimes | None = None) -> None:
         self._dispatcher = dispatcher
         self._settings = settings
         self._nudges = nudges
-        self._nudge_settings = nudge_settings or NudgeSettings()
+        self._nudge_settings = nudge_settings
         self._extra: list[tuple[str, float, Tick]] = []
         self._scheduler: AsyncIOScheduler | None = None
         self._running: set[asyncio.Task[Any]] = set()
@@ -57,7 +69,7 @@ class Ticker:
         """(id, seconds, tick) for every job this ticker runs."""
         found: list[tuple[str, float, Tick]] = [
             (SEND_JOB, self._settings.tick_seconds, self._dispatcher.drain)]
-        if self._nudges is not None:
+        if self._nudges is not None and self._nudge_settings is not None:
             found += [("plan-nudges", self._nudge_settings.plan_seconds, self._nudges.plan_tick),
                       ("nudge-lifecycle", self._nudge_settings.lifecycle_seconds,
                        self._nudges.lifecycle_tick)]

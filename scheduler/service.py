@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.clock import Clock
+from core.clock import Clock
 from scheduler.campaigns import Campaign
 from scheduler.lifecycle import LifecycleReport, advance
 from scheduler.planner import Planner, PlanReport

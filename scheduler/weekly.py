@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
-from bot.i18n import Translator
+from core.i18n import Translator
 from scheduler import goal_texts as texts
 from scheduler.goal_config import GoalConfig
 from scheduler.goal_progress import item_done, local_start

@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 
 from sqlmodel import Session
 
-from bot.i18n import Gettext
+from core.i18n import Gettext
 from scheduler import goal_texts as texts
 from scheduler.personas import engagement_persona
 from storage import goals as goal_store

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlmodel import Session
 
-from scheduler.policy import PROACTIVE_KINDS
+from core.delivery import PROACTIVE_KINDS
 from storage.tables import PENDING_STATUSES, Delivery, Identity
 
 

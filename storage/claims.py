@@ -7,16 +7,24 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlmodel import Session
 
-from scheduler.policy import DeliveryFacts
+from core.delivery import DeliveryFacts
 from storage.people import PersonRow
 from storage.sms import opt_outs_for
 from storage.tables import ConsentRecord, Conversation, Delivery, Identity, OptOut, Person
 
 DUE_STATUSES = ("pending", "held")
-STALE_SENDING = timedelta(minutes=10)
+CLAIMED, SENDING = "claimed", "sending"
+# A process that claimed rows starts their calls well within this (a claim is at most one
+# batch, paced); past it the process is taken for dead and the rows are due again.
+CLAIM_LEASE = timedelta(minutes=5)
+# Every provider call times out long before this: a row still in flight after it was being
+# sent by a process that died.
+SEND_LEASE = timedelta(minutes=2)
+# meta key on a row whose call may have gone out: when that call started (ISO time).
+IN_DOUBT = "in_doubt_since"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,9 +51,9 @@ def _later(*moments: datetime | None) -> datetime | None:
 
 
 def claim_due(
-    session: Session, now: datetime, limit: int, channels: Sequence[str]
+    session: Session, now: datetime, limit: int, channels: Sequence[str], owner: str
 ) -> list[Delivery]:
-    """Take due rows for this process: SKIP LOCKED on PostgreSQL, the one writer on SQLite."""
+    """Lease due rows to this process: SKIP LOCKED on PostgreSQL, the one writer on SQLite."""
     query = (
         select(Delivery)
         .where(
@@ -59,40 +67,113 @@ def claim_due(
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     rows = list(session.execute(query).scalars())
-    _set_sending(session, [r.id or 0 for r in rows], now)
+    ids = [r.id or 0 for r in rows]
+    if ids:
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(ids))  # type: ignore[union-attr]
+            .values(status=CLAIMED, lease_owner=owner, updated_at=now)
+        )
     return rows
 
 
-def claim_ids(session: Session, ids: Sequence[int], now: datetime) -> set[int]:
-    """Claim specific pending rows (the reply fast path); a row someone else took is skipped."""
+def claim_ids(session: Session, ids: Sequence[int], now: datetime, owner: str) -> set[int]:
+    """Lease specific pending rows (the reply fast path); a row someone else took is skipped."""
     if not ids:
         return set()
     claimed = session.execute(
         update(Delivery)
-        .where(Delivery.id.in_(ids), Delivery.status == "pending")  # type: ignore[attr-defined]
-        .values(status="sending", updated_at=now)
+        .where(Delivery.id.in_(ids), Delivery.status == "pending")  # type: ignore[union-attr]
+        .values(status=CLAIMED, lease_owner=owner, updated_at=now)
         .returning(Delivery.id)
     )
     return {int(i) for i in claimed.scalars()}
 
 
-def _set_sending(session: Session, ids: list[int], now: datetime) -> None:
-    if ids:
-        session.execute(
-            update(Delivery)
-            .where(Delivery.id.in_(ids))  # type: ignore[attr-defined]
-            .values(status="sending", updated_at=now)
+def start_sending(session: Session, ids: Sequence[int], now: datetime, owner: str) -> set[int]:
+    """Mark leased rows as in flight, just before their provider calls: only these can be in
+    doubt after a crash. A row whose lease lapsed and was taken up elsewhere is not returned
+    (its sender must not call). Rows a turn leased carry no owner yet: its process takes them."""
+    if not ids:
+        return set()
+    started = session.execute(
+        update(Delivery)
+        .where(
+            Delivery.id.in_(ids),  # type: ignore[union-attr]
+            Delivery.status == CLAIMED,
+            or_(Delivery.lease_owner.is_(None), Delivery.lease_owner == owner),  # type: ignore[union-attr]
         )
+        .values(status=SENDING, lease_owner=owner, updated_at=now)
+        .returning(Delivery.id)
+    )
+    return {int(i) for i in started.scalars()}
 
 
-def release_stale(session: Session, now: datetime) -> int:
-    """A process died mid-send: the outcome is unknown, so a person reviews it (no resend)."""
+def release(session: Session, ids: Sequence[int], now: datetime, owner: str) -> int:
+    """Leased rows whose call never started (shutting down): due again at once."""
+    if not ids:
+        return 0
     result = session.execute(
         update(Delivery)
-        .where(Delivery.status == "sending", Delivery.updated_at < now - STALE_SENDING)
-        .values(status="review", error="interrupted while sending", updated_at=now)
+        .where(
+            Delivery.id.in_(ids),  # type: ignore[union-attr]
+            Delivery.status == CLAIMED,
+            or_(Delivery.lease_owner.is_(None), Delivery.lease_owner == owner),  # type: ignore[union-attr]
+        )
+        .values(status="pending", lease_owner=None, updated_at=now)
     )
     return result.rowcount or 0  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class Recovered:
+    """Rows taken back from a process that died: never started (`unstarted`), or whose provider
+    call may have gone out (`in_doubt`: SMS looks before it resends, Telegram resends)."""
+
+    unstarted: int = 0
+    in_doubt: int = 0
+
+
+def recover_abandoned(
+    session: Session,
+    now: datetime,
+    *,
+    started_before: datetime | None = None,
+    claim_lease: timedelta = CLAIM_LEASE,
+    send_lease: timedelta = SEND_LEASE,
+) -> Recovered:
+    """Take back the rows of processes that died.
+
+    On PostgreSQL (`started_before` None) a lease is abandoned once it lapsed: claimed rows
+    after `claim_lease`, rows in flight after `send_lease` (any provider call has timed out
+    by then). On SQLite one process sends, so at its start-up every row leased before it started
+    (`started_before`) is abandoned at once."""
+    claimed_by = started_before or now - claim_lease
+    sending_by = started_before or now - send_lease
+    unstarted = session.execute(
+        update(Delivery)
+        .where(Delivery.status == CLAIMED, Delivery.updated_at < claimed_by)
+        .values(status="pending", lease_owner=None, updated_at=now)
+    ).rowcount or 0  # type: ignore[attr-defined]
+    doubtful = session.execute(
+        select(Delivery.id, Delivery.meta, Delivery.updated_at).where(
+            Delivery.status == SENDING, Delivery.updated_at < sending_by
+        )
+    ).all()
+    for delivery_id, meta, call_started in doubtful:
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id == delivery_id, Delivery.status == SENDING)
+            .values(
+                status="pending",
+                lease_owner=None,
+                due_at=now,
+                meta={**meta, IN_DOUBT: call_started.isoformat()},
+                error="interrupted while sending: outcome unknown",
+                updated_at=now,
+            )
+        )
+    return Recovered(int(unstarted), len(doubtful))
 
 
 def hold(

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlmodel import Session
 
-from handlers.phones import phone_hash
+from core.phones import phone_hash
 from storage.tables import ConsentRecord
 
 _TABLE = ConsentRecord.__table__

@@ -19,7 +19,7 @@ from datetime import datetime
 from sqlalchemy import case, delete, func, or_, select, update
 from sqlmodel import Session
 
-from handlers.phones import phone_hash
+from core.phones import phone_hash
 from storage.tables import (
     Badge,
     ConsentRecord,

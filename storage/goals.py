@@ -8,7 +8,7 @@ from datetime import date, datetime
 from sqlalchemy import select, update
 from sqlmodel import Session
 
-from scheduler.personas import Event
+from core.events import Event
 from storage.tables import Badge, Goal, LearningEvent, StudyPlan, StudyPrefs
 from storage.upsert import dialect_insert, insert_ignore
 

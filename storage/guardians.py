@@ -9,8 +9,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlmodel import Session
 
-from handlers.flow import Ward
-from handlers.reminders import NUDGES
+from core.consent import NUDGES, Ward
 from storage.consent import append_consent
 from storage.people import link_identity
 from storage.tables import ConsentRecord, Guardian, Identity, Person

@@ -33,9 +33,8 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
-from bot.settings import SUPPORTED_LOCALES
-from scheduler.personas import ACTIVITY_EVENTS, EVENT_TYPES
-from scheduler.quiet_hours import is_known_zone
+from core.events import ACTIVITY_EVENTS, EVENT_TYPES
+from core.locales import SUPPORTED_LOCALES, is_known_zone
 from storage.tables import LearningEvent, Person
 from storage.upsert import insert_ignore
 

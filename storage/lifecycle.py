@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import bindparam, text, update
 from sqlmodel import Session
 
-from scheduler.policy import IMPLIED_CONSENT
+from core.consent import IMPLIED_CONSENT
 from storage.plan_sql import consent_clause
 from storage.sql_params import sql
 from storage.tables import UNENGAGED_NUDGE, Delivery

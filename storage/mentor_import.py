@@ -16,8 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import update
 from sqlmodel import Session
 
-from bot.settings import SUPPORTED_LOCALES
-from scheduler.quiet_hours import is_known_zone
+from core.locales import SUPPORTED_LOCALES, is_known_zone
 from storage.ingest import Outcome, _ids_by_lms, _validate
 from storage.mentors import ensure_profile
 from storage.tables import Person

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, case, insert, or_, select, update
 from sqlmodel import Session
 
-from bot.messages import Attachment, Choice, Outbound, Reply
-from scheduler.policy import Decision, Verdict
+from core.delivery import Decision, Verdict
+from core.messages import Attachment, Choice, Outbound, Reply
+from storage.claims import CLAIMED, IN_DOUBT
 from storage.tables import Delivery
 
 
@@ -100,7 +101,7 @@ def add_replies(
         for reply in replies
     ]
     ids = session.connection().execute(_INSERT, rows).scalars().all()
-    admitted = status == "sending"
+    admitted = status == CLAIMED
     return [
         Outbound(int(i), channel, address, reply, person_id, kind, dict(meta or {}), admitted)
         for i, reply in zip(ids, replies, strict=True)
@@ -115,7 +116,7 @@ def _status_for(verdict: Verdict | None, now: datetime) -> tuple[str, datetime, 
     if verdict is None:
         return "pending", now, None
     if verdict.decision is Decision.SEND:
-        return "sending", now, None
+        return CLAIMED, now, None  # leased by the turn's process, which sends it at once
     if verdict.decision is Decision.HOLD:
         return (
             ("held", verdict.until, verdict.reason)
@@ -210,18 +211,47 @@ def sent_since(
     return list(session.execute(statement.limit(200)).scalars())
 
 
+# Retries back off (30 s, 1 min, 2 min, ... at most an hour apart); after MAX_ATTEMPTS calls
+# that could not complete the delivery fails with the last reason (about 3 hours in all).
+FIRST_RETRY = timedelta(seconds=30)
+LONGEST_RETRY = timedelta(hours=1)
+MAX_ATTEMPTS = 10
+
+
 def mark_retry(
-    session: Session, delivery_id: int, now: datetime, due_at: datetime, error: str
+    session: Session, delivery_id: int, now: datetime, error: str, *, in_doubt: bool = False
 ) -> None:
+    """Due again after a back-off; `in_doubt`: the call may have gone out, so the next attempt
+    looks for it first (`claims.IN_DOUBT`)."""
+    found = session.execute(
+        select(Delivery.attempts, Delivery.meta).where(Delivery.id == delivery_id)
+    ).first()
+    if found is None:
+        return
+    attempts, meta = found
+    attempts += 1
+    if attempts >= MAX_ATTEMPTS:
+        reason = f"gave up after {attempts} attempts: {error}"
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id == delivery_id)
+            .values(status="failed", error=reason[:500], updated_at=now, attempts=attempts)
+        )
+        return
+    delay = min(FIRST_RETRY * 2 ** (attempts - 1), LONGEST_RETRY)
+    if in_doubt:
+        meta = {**meta, IN_DOUBT: now.isoformat()}
     session.execute(
         update(Delivery)
         .where(Delivery.id == delivery_id)
         .values(
             status="pending",
-            due_at=due_at,
+            due_at=now + delay,
             error=error[:500],
             updated_at=now,
-            attempts=Delivery.attempts + 1,
+            attempts=attempts,
+            lease_owner=None,
+            meta=meta,
         )
     )
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from scheduler import personas as rules
+from core import persona_rules as rules
 
 _OUTCOMES = "('class_attended', 'class_missed')"
 

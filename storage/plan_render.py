@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import ColumnElement, String, Table, bindparam, func, select, type_coerce, update
 from sqlmodel import Session
 
-from scheduler.personas import ACTIVITY_EVENTS
+from core.events import ACTIVITY_EVENTS
 from storage.tables import Delivery, LearningEvent, Person
 
 # Social proof: classmates given the same thing (anchor type) and how many did it (done type).
@@ -47,20 +47,29 @@ def claim_planned(session: Session, limit: int) -> list[PlannedRow]:
     The batch is chosen in a subquery, so the joins run for its rows only; on PostgreSQL
     parallel renderers lock and take disjoint batches.
     """
-    d, p, e = _tables()
+    d = Delivery.__table__.c  # type: ignore[attr-defined]
     # In the order of the (status, due_at) index: the batch is its first `limit` entries, with
     # no sort of every planned row (ties, all event nudges, come in id order).
-    batch = (select(d.c.id).where(d.c.status == "planned").order_by(d.c.due_at, d.c.id)
-             .limit(limit))
+    batch = select(d.id).where(d.status == "planned").order_by(d.due_at, d.id).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
         batch = batch.with_for_update(skip_locked=True)
+    return _with_person_and_anchor(session, d.id.in_(batch.scalar_subquery()))
+
+
+def rows_by_id(session: Session, ids: Iterable[int]) -> list[PlannedRow]:
+    """The deliveries `ids` as rendering reads them (whatever their status), in due order."""
+    return _with_person_and_anchor(session, Delivery.__table__.c.id.in_(set(ids)))  # type: ignore[attr-defined]
+
+
+def _with_person_and_anchor(session: Session, which: ColumnElement[bool]) -> list[PlannedRow]:
+    d, p, e = _tables()
     query = (select(d.c.id, d.c.person_id, d.c.campaign_id, d.c.channel, d.c.segment,
                     d.c.anchor_event_id, d.c.step, _raw(d.c.due_at), p.c.display_name,
                     p.c.locale, p.c.time_zone, p.c.program, e.c.type, _raw(e.c.occurred_at),
                     e.c.ref, e.c.score, e.c.payload)
              .select_from(d.join(p, p.c.id == d.c.person_id)
                           .outerjoin(e, e.c.id == d.c.anchor_event_id))
-             .where(d.c.id.in_(batch.scalar_subquery())).order_by(d.c.due_at, d.c.id))
+             .where(which).order_by(d.c.due_at, d.c.id))
     # Core rows, not the ORM's loading machinery: a batch is thousands of rows.
     return [PlannedRow(*row[:7], read_instant(row[7]), *row[8:13], read_instant(row[13]),
                        *row[14:]) for row in session.connection().execute(query).all()]

@@ -1,7 +1,9 @@
 """The planner's set-based SQL: one INSERT ... SELECT ... ON CONFLICT DO NOTHING per campaign.
 
 Selection (anchor events or schedule occurrences), persona, audience, consent, channel,
-holdout and dedupe all happen here, for every student at once. No datetime arithmetic runs in
+holdout and dedupe all happen here, for every student at once; each student's persona,
+consent and first reachable identity per channel are read once per run into a temporary table
+(`refresh_personas`), which every campaign joins. No datetime arithmetic runs in
 SQL (SQLite keeps instants as text): the caller turns every "fires N after the event" into
 bounds on the event's own time, one row per repeat step. Rows are inserted as `planned` (the
 renderer fills the text and the due time, then makes them `pending`) or `holdout` (never sent;
@@ -17,7 +19,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from scheduler.holdout import holdout_bucket_sql
+from core.holdout import holdout_bucket_sql
 from storage.persona_sql import persona_select
 from storage.sql_params import sql, values_table
 
@@ -62,22 +64,58 @@ class PlanSpec:
     steps: tuple[Step, ...] = ()
     occurrences: tuple[Occurrence, ...] = ()
     audience: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    reach_table: bool = False  # consent and channels read from the persona table
 
 
-def refresh_personas(session: Session, now: datetime) -> None:
-    """(Re)build this connection's temporary persona table for every student."""
+def refresh_personas(session: Session, now: datetime,
+                     consents: tuple[tuple[str, str], ...] = (),
+                     channels: tuple[str, ...] = ()) -> None:
+    """(Re)build this connection's temporary table of every student's persona and reach.
+
+    Besides the persona, one column per (purpose, implied purpose) in `consents` says whether
+    consent is granted (`consent_column`), and one per channel in `channels` holds the person's
+    first reachable identity there (`channel_column`). Campaigns then read one row per
+    candidate instead of repeating those lookups (most students are candidates of several
+    campaigns), and building it in person order reads consent records and identities in order.
+    """
     params: dict[str, Any] = {}
     select = persona_select(now, params)
+    reach = [f"CASE WHEN {_consent_test('pp.person_id', purpose, implied, k, params)}"
+             f" THEN 1 ELSE 0 END AS {consent_column(purpose, implied)}"
+             for k, (purpose, implied) in enumerate(dict.fromkeys(consents))]
+    reach += [f"{_first_identity('pp.person_id', channel)} AS {channel_column(channel)}"
+              for channel in dict.fromkeys(channels)]
+    columns = "".join(f", {column}" for column in reach)
+    rows = f"SELECT pp.person_id, pp.engagement, pp.performance{columns} FROM ({select}) pp"
     if session.get_bind().dialect.name == "postgresql":
         session.execute(sql(f"DROP TABLE IF EXISTS {PERSONA_TABLE}", {}))
-        session.execute(sql(f"CREATE TEMP TABLE {PERSONA_TABLE} AS {select}", params))
+        session.execute(sql(f"CREATE TEMP TABLE {PERSONA_TABLE} AS {rows}", params))
         session.execute(sql(f"CREATE UNIQUE INDEX ON {PERSONA_TABLE} (person_id)", {}))
         session.execute(sql(f"ANALYZE {PERSONA_TABLE}", {}))
         return
+    # A rowid table: one b-tree search per lookup by person instead of index then table.
+    names = ", ".join(column.rsplit(" AS ", 1)[1] + " INTEGER" for column in reach)
     session.execute(sql(f"DROP TABLE IF EXISTS temp.{PERSONA_TABLE}", {}))
-    session.execute(sql(f"CREATE TEMP TABLE {PERSONA_TABLE} AS {select}", params))
-    session.execute(
-        sql(f"CREATE UNIQUE INDEX temp.ix_{PERSONA_TABLE} ON {PERSONA_TABLE} (person_id)", {}))
+    session.execute(sql(
+        f"CREATE TEMP TABLE {PERSONA_TABLE} (person_id INTEGER PRIMARY KEY, engagement TEXT,"
+        f" performance TEXT{', ' + names if names else ''})", {}))
+    session.execute(sql(f"INSERT INTO temp.{PERSONA_TABLE} {rows}", params))
+
+
+def consent_column(purpose: str, implied: str) -> str:
+    """The persona table's column saying whether `purpose` (or else `implied`) is granted."""
+    return _column("consent", f"{purpose}__{implied}")
+
+
+def channel_column(channel: str) -> str:
+    """The persona table's column with the person's first reachable identity on `channel`."""
+    return _column("reach", channel)
+
+
+def _column(kind: str, name: str) -> str:
+    if not name.isidentifier():
+        raise ValueError(f"bad {kind} name {name!r}")
+    return f"{kind}_{name}"
 
 
 def drop_personas(session: Session) -> None:
@@ -114,7 +152,7 @@ def insert_campaign(session: Session, spec: PlanSpec) -> tuple[int, int]:
     JOIN person p ON p.id = c.pid
     JOIN {PERSONA_TABLE} pp ON pp.person_id = p.id
     JOIN {days} ON d.zone = COALESCE(p.time_zone, :fallback)
-    JOIN identity i ON i.id = {_channel_choice(spec.channels)}
+    JOIN identity i ON i.id = {_channel_choice(spec.channels, spec.reach_table)}
     WHERE {_audience(spec, params)}
     ON CONFLICT DO NOTHING
     RETURNING status"""
@@ -160,22 +198,31 @@ def _not_resolved(spec: PlanSpec, params: dict[str, Any]) -> str:
     return clauses
 
 
-def _channel_choice(channels: tuple[str, ...]) -> str:
+def _channel_choice(channels: tuple[str, ...], reach_table: bool) -> str:
     """The person's first reachable identity among the campaign's channels, in its order.
 
-    One indexed lookup per channel, first found wins: cheaper per candidate than sorting the
-    person's identities by channel rank (same result: lowest id within the first channel).
+    Read from the persona table when it was built with the channels' columns; otherwise one
+    indexed lookup per channel, first found wins (same result: lowest id within the first
+    channel that has one).
     """
-    for channel in channels:
-        if not channel.isidentifier():
-            raise ValueError(f"bad channel name {channel!r}")
-    lookups = ", ".join(f"""(SELECT MIN(ci.id) FROM identity ci WHERE ci.person_id = p.id
-              AND ci.channel = '{c}' AND ci.reachable = TRUE)""" for c in channels)
+    if reach_table:
+        found = [f"pp.{channel_column(c)}" for c in channels]
+        return f"COALESCE({', '.join(found)})" if len(found) > 1 else found[0]
+    lookups = ", ".join(_first_identity("p.id", c) for c in channels)
     return f"COALESCE({lookups})" if len(channels) > 1 else lookups
 
 
+def _first_identity(person: str, channel: str) -> str:
+    if not channel.isidentifier():
+        raise ValueError(f"bad channel name {channel!r}")
+    return f"""(SELECT MIN(ci.id) FROM identity ci WHERE ci.person_id = {person}
+              AND ci.channel = '{channel}' AND ci.reachable = TRUE)"""
+
+
 def _audience(spec: PlanSpec, params: dict[str, Any]) -> str:
-    clauses = ["p.role = 'student'", "p.erased_at IS NULL", consent_clause()]
+    granted = (f"pp.{consent_column(spec.consent, params['implied'])} = 1" if spec.reach_table
+               else consent_clause())
+    clauses = ["p.role = 'student'", "p.erased_at IS NULL", granted]
     columns = {"programs": "p.program", "grades": "p.grade", "cohorts": "p.cohort",
                "engagement": "pp.engagement", "performance": "pp.performance"}
     for name, column in columns.items():
@@ -188,6 +235,16 @@ def _audience(spec: PlanSpec, params: dict[str, Any]) -> str:
 
 def consent_clause() -> str:
     """The latest decision for the purpose; without one, the latest for the implied purpose."""
-    latest = """(SELECT cr.decision FROM consent_record cr WHERE cr.person_id = p.id
+    latest = [_LATEST.format("p.id", name) for name in (":purpose", ":implied")]
+    return f"COALESCE({latest[0]}, {latest[1]}) = 'granted'"
+
+
+def _consent_test(person: str, purpose: str, implied: str, k: int,
+                  params: dict[str, Any]) -> str:
+    params[f"cs{k}_purpose"], params[f"cs{k}_implied"] = purpose, implied
+    latest = [_LATEST.format(person, f":cs{k}_{name}") for name in ("purpose", "implied")]
+    return f"COALESCE({latest[0]}, {latest[1]}) = 'granted'"
+
+
+_LATEST = """(SELECT cr.decision FROM consent_record cr WHERE cr.person_id = {}
         AND cr.purpose = {} ORDER BY cr.id DESC LIMIT 1)"""
-    return f"COALESCE({latest.format(':purpose')}, {latest.format(':implied')}) = 'granted'"

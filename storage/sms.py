@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlmodel import Session
 
-from handlers.phones import phone_hash
+from core.phones import phone_hash
 from storage.people import set_reachable
 from storage.tables import PENDING_STATUSES, Delivery, OptOut, SmsInbox, SmsStatusEvent
 from storage.upsert import insert_ignore

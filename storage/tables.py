@@ -138,7 +138,11 @@ class Delivery(SQLModel, table=True):
     choices: list[dict[str, str]] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False)
     )
+    # pending | held -> claimed (leased by a process) -> sending (its provider call started)
+    # -> sent | delivered | failed | suppressed | review; see storage/claims.py.
     status: str = Field(default="pending")
+    # The process holding the lease while claimed or sending (None: the turn that wrote it).
+    lease_owner: str | None = None
     due_at: datetime = _utc(nullable=False)
     expires_at: datetime | None = _utc(nullable=True)
     dedupe_key: str | None = Field(default=None, unique=True)
@@ -345,6 +349,15 @@ class RateLimit(SQLModel, table=True):
     key: str = Field(primary_key=True)
     window_start: datetime = _utc(nullable=False)
     count: int = 0
+
+
+class SendSlot(SQLModel, table=True):
+    """The next free start time (seconds since the epoch) for a send-rate key: "telegram",
+    "telegram:<hash of the chat>", "sms:<sender>"; shared by every process (send_slots.py)."""
+
+    __tablename__ = "send_slot"
+    key: str = Field(primary_key=True)
+    next_at: float = 0.0
 
 
 class AuditRecord(SQLModel, table=True):

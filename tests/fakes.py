@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.channels.base import SendResult
+from bot.channels.base import NOT_STARTED, Begin, SendResult
 from bot.messages import Outbound
 
 
@@ -16,7 +16,9 @@ class RecordingSender:
     sent: list[Outbound] = field(default_factory=list)
     answers: list[SendResult] = field(default_factory=list)
 
-    async def send(self, outbound: Outbound) -> SendResult:
+    async def send(self, outbound: Outbound, begin: Begin) -> SendResult:
+        if not await begin():
+            return NOT_STARTED
         self.sent.append(outbound)
         if self.answers:
             return self.answers.pop(0)

@@ -1,4 +1,9 @@
-"""A throwaway PostgreSQL server for the test session (Debian's binaries, run unprivileged)."""
+"""A throwaway PostgreSQL server for the test session (Debian's binaries, run unprivileged).
+
+`postgres_server()` yields a URL for the session; `PostgresServer` is the same server as an
+object that can also be stopped and started again on its port (the restart test). Under
+`CI=1` (`.ci/run`) a missing PostgreSQL fails the tests that need it instead of skipping them.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +14,16 @@ import socket
 import subprocess
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NoReturn
+
+import psycopg
+import pytest
+
+BOTH_DATABASES = ("sqlite", "postgres")
 
 
 def find_bindir() -> Path | None:
@@ -19,6 +31,13 @@ def find_bindir() -> Path | None:
         if Path(candidate, "initdb").exists():
             return Path(candidate)
     return None
+
+
+def unavailable(what: str = "PostgreSQL is not installed here") -> NoReturn:
+    """Skip, or fail under CI: CI must run the PostgreSQL tests."""
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must run the PostgreSQL tests: {what}")
+    pytest.skip(f"{what} (`.ci/run` installs it)")
 
 
 def _free_port() -> int:
@@ -32,33 +51,90 @@ def _as_postgres(args: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else args
 
 
+class PostgresServer:
+    """initdb'd into a temporary directory, listening on 127.0.0.1 on a port of its own."""
+
+    def __init__(self, bindir: Path) -> None:
+        self.bindir = bindir
+        self.root = Path(tempfile.mkdtemp(prefix="mentorbot-pg-"))
+        self.data = self.root / "data"
+        self.port = _free_port()
+        if os.geteuid() == 0:
+            shutil.chown(self.root, "postgres", "postgres")
+        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8")
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, program: str, *args: str, check: bool = True) -> None:
+        command = _as_postgres([str(self.bindir / program), *args])
+        subprocess.run(command, check=check, capture_output=True, text=True)
+
+    def start(self) -> None:
+        opts = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._run("pg_ctl", "-D", str(self.data), "-o", opts, "-l", str(self.root / "log"),
+                  "-w", "start")  # fmt: skip
+        _wait_ready(self.port)
+
+    def stop(self, mode: str = "fast") -> None:
+        """`fast`: sessions are ended and open transactions rolled back; `immediate`: as if
+        the server died. Returns once the server is down."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop", check=False)
+
+    @property
+    def running(self) -> bool:
+        with socket.socket() as sock:
+            return sock.connect_ex(("127.0.0.1", self.port)) == 0
+
+    def fresh_database(self) -> str:
+        return fresh_database(self.url)
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
 @contextmanager
-def postgres_server() -> Iterator[str]:
+def throwaway_server() -> Iterator[PostgresServer]:
+    """A server of the caller's own (stopped and started at will), removed afterwards."""
     bindir = find_bindir()
     if bindir is None:
         raise RuntimeError("PostgreSQL binaries not found: apt-get install postgresql")
-    root = Path(tempfile.mkdtemp(prefix="mentorbot-pg-"))
-    data = root / "data"
-    if os.geteuid() == 0:
-        shutil.chown(root, "postgres", "postgres")
-    port = _free_port()
-    def run(*args: str) -> None:
-        subprocess.run(_as_postgres(list(args)), check=True, capture_output=True, text=True)
-
-    run(str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8")
-    opts = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
-    run(
-        str(bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(root / "log"), "-w", "start"
-    )
+    server = PostgresServer(bindir)
     try:
-        _wait_ready(port)
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        server.start()
+        yield server
     finally:
-        subprocess.run(
-            _as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"]),
-            capture_output=True,
-        )
-        shutil.rmtree(root, ignore_errors=True)
+        server.close()
+
+
+@contextmanager
+def postgres_server() -> Iterator[str]:
+    with throwaway_server() as server:
+        yield server.url
+
+
+def fresh_database(server_url: str) -> str:
+    """A new empty database on the server; its URL."""
+    name = "t_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return server_url.rsplit("/", 1)[0] + "/" + name
+
+
+def database_for(request: pytest.FixtureRequest, directory: Path, name: str = "e2e") -> str:
+    """For a fixture parametrized by `on_both_databases`: a SQLite file in `directory`, or a
+    fresh database on the session's PostgreSQL server. Unparametrized: SQLite."""
+    if getattr(request, "param", "sqlite") == "sqlite":
+        return f"sqlite:///{directory}/{name}.sqlite3"
+    return fresh_database(request.getfixturevalue("postgres_server_url"))
+
+
+def on_both_databases(fixture: str = "world") -> pytest.MarkDecorator:
+    """Run the test with `fixture` on SQLite and on PostgreSQL (the fixture reads the choice
+    with `database_for`)."""
+    return pytest.mark.parametrize(fixture, BOTH_DATABASES, indirect=True)
 
 
 def _wait_ready(port: int, timeout: float = 20.0) -> None:

@@ -58,6 +58,7 @@ NO_PERSONAL_TEXT = {
     "knowledge_answer": "which approved entry was sent, the locale and the channel",
     "student_link": "the hash of a random token",
     "rate_limit": "counters keyed by a hash of the chat id, never the id itself",
+    "send_slot": "send-rate keys: a channel, a sender number or a hash of a chat id",
     "conversation": "flow, state and offered choice ids (the row goes with the person)",
     "audit_record": "who (an id), what and parameters: ids and settings, never names or texts",
     "campaign_state": "a campaign id and whether it is paused",

@@ -113,14 +113,16 @@ def test_two_claimers_never_share_a_row(world: World) -> None:
     first_session = runtime.db.session()
     first = first_session.__enter__()
     try:
-        mine = claim_due(first, clock.now(), 25, ["sms"])
+        mine = claim_due(first, clock.now(), 25, ["sms"], "first")
         if runtime.db.dialect == "postgresql":
-            theirs = runtime.db.run_sync(lambda s: claim_due(s, clock.now(), 25, ["sms"]))
+            theirs = runtime.db.run_sync(
+                lambda s: claim_due(s, clock.now(), 25, ["sms"], "second")
+            )
             assert {r.id for r in mine}.isdisjoint({r.id for r in theirs})
             assert len(theirs) == 15
     finally:
         first_session.__exit__(None, None, None)
-    remaining = runtime.db.run_sync(lambda s: claim_due(s, clock.now(), 100, ["sms"]))
+    remaining = runtime.db.run_sync(lambda s: claim_due(s, clock.now(), 100, ["sms"], "third"))
     expected = 0 if runtime.db.dialect == "postgresql" else 15
     assert len(remaining) == expected
     assert runtime.db.run_sync(lambda s: len(list(s.execute(select(Delivery.id)).scalars()))) == 40

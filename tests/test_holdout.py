@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import sqlite3
 import zlib
 
 import pytest
+from sqlalchemy import text
 
 from scheduler.holdout import (
     HOLDOUT_BUCKETS,
@@ -15,6 +15,7 @@ from scheduler.holdout import (
     holdout_threshold,
     in_holdout,
 )
+from storage.database import create_db_engine
 
 IDS = range(1, 10_001)
 
@@ -83,15 +84,21 @@ def test_share_outside_zero_one_is_refused() -> None:
         in_holdout(1, "welcome", 1.5)
 
 
-def test_sqlite_computes_the_same_buckets() -> None:
+def test_sql_computes_the_same_buckets_on_both_databases(database_url: str) -> None:
+    """SQLite and PostgreSQL, over an `integer` column like person.id (32 bits on PostgreSQL)."""
     ids = [0, 1, 2, 7, 9_999, 123_456_789, 2**31 - 1]
     salts = [0, 1, campaign_salt("welcome"), 2**31 - 1]
-    db = sqlite3.connect(":memory:")
-    db.execute("CREATE TABLE person (id INTEGER PRIMARY KEY)")
-    db.executemany("INSERT INTO person (id) VALUES (?)", [(i,) for i in ids])
-    for salt in salts:
-        sql = f"SELECT id, {holdout_bucket_sql('person.id', salt)} FROM person ORDER BY id"
-        assert db.execute(sql).fetchall() == [(i, holdout_bucket(i, salt)) for i in ids]
+    engine = create_db_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE person (id INTEGER PRIMARY KEY)"))
+            conn.execute(text("INSERT INTO person (id) VALUES (:id)"), [{"id": i} for i in ids])
+            for salt in salts:
+                sql = f"SELECT id, {holdout_bucket_sql('person.id', salt)} FROM person ORDER BY id"
+                found = [(int(i), int(b)) for i, b in conn.execute(text(sql))]
+                assert found == [(i, holdout_bucket(i, salt)) for i in ids], salt
+    finally:
+        engine.dispose()
 
 
 def test_sql_expression_refuses_anything_but_a_column() -> None:

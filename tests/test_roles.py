@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from bot.app import Runtime, build_runtime
-from bot.channels.base import SendResult
+from bot.channels.base import NOT_STARTED, Begin, SendResult
 from bot.clock import FakeClock
 from bot.messages import Outbound, Reply
 from bot.roles import Role
@@ -100,7 +100,9 @@ class GatedSender:
     release: asyncio.Event = field(default_factory=asyncio.Event)
     sent: list[int] = field(default_factory=list)
 
-    async def send(self, outbound: Outbound) -> SendResult:
+    async def send(self, outbound: Outbound, begin: Begin) -> SendResult:
+        if not await begin():
+            return NOT_STARTED
         self.started.set()
         await self.release.wait()
         self.sent.append(outbound.delivery_id)

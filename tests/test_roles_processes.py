@@ -268,7 +268,7 @@ async def test_sigterm_lets_sends_in_flight_finish_and_exits_within_10_s(
 ) -> None:
     url = database_url
     upgrade(url)
-    chats = list(range(60_000, 60_200))  # 64 go at a time: most wait at the stop
+    chats = list(range(60_000, 60_200))  # one call at a time: nearly all wait at the stop
     with database(url) as db:
         queue_replies(db, chats, datetime.now(UTC))
     async with TelegramEmulator(enforce_limits=False) as emu:
@@ -276,7 +276,7 @@ async def test_sigterm_lets_sends_in_flight_finish_and_exits_within_10_s(
             emu.register_chat(chat)
         emu.inject("sendMessage", "timeout", times=len(chats), hold=2.5)  # slow, then answers
         async with running([(role, free_port())], process_env(url, emu), tmp_path) as [process]:
-            await wait_until(lambda: len(emu.sent) >= 20, "sends in flight")
+            await wait_until(lambda: len(emu.sent) >= 2, "sends under way")
             started = time.monotonic()
             process.popen.send_signal(signal.SIGTERM)
             await wait_until(lambda: process.popen.poll() is not None, "exit", timeout=15)

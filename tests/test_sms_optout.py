@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from bot.clock import FakeClock
 from storage.tables import OptOut
+from tests.postgres_server import database_for, on_both_databases
 from tests.sms_world import SmsWorld, sms_world
 
 pytestmark = pytest.mark.e2e
@@ -18,8 +20,8 @@ LEE = "+12125550188"
 
 
 @pytest.fixture
-async def world(sqlite_url: str) -> AsyncIterator[SmsWorld]:
-    async with sms_world(sqlite_url, FakeClock(NOON_NY)) as w:
+async def world(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SmsWorld]:
+    async with sms_world(database_for(request, tmp_path), FakeClock(NOON_NY)) as w:
         yield w
 
 
@@ -27,6 +29,7 @@ def opt_out(world: SmsWorld, phone: str) -> OptOut | None:
     return world.db(lambda s: s.get(OptOut, phone))
 
 
+@on_both_databases()
 async def test_stop_confirms_once_cancels_pending_and_a_broadcast_sends_nothing(
     world: SmsWorld,
 ) -> None:
@@ -58,6 +61,7 @@ async def test_a_shared_phone_suppresses_everyone_who_shares_it(world: SmsWorld)
     assert "unsubscribed" in world.bodies_to(KIM)[0]
 
 
+@on_both_databases()
 async def test_opt_out_is_checked_again_at_send_time(world: SmsWorld) -> None:
     planned = world.queue(KIM, "Planned before the opt-out.")
     # The opt-out arrives by another path (say, an import) after planning, without cancelling.
@@ -77,6 +81,7 @@ async def test_help_answers_who_we_are_and_how_to_stop_even_when_opted_out(
     assert "Mentorbot" in help_text and "STOP" in help_text
 
 
+@on_both_databases()
 async def test_start_and_yes_opt_back_in(world: SmsWorld) -> None:
     await world.text(KIM, "STOP")
     await world.text(KIM, "START")

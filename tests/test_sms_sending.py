@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.channels.sms_segments import segment_info
 from bot.clock import FakeClock
 from bot.messages import Choice, Reply
+from storage import claims
 from storage.outbox import add_replies
-from storage.tables import Identity, OptOut
+from storage.tables import Delivery, Identity, OptOut
+from tests.postgres_server import database_for, on_both_databases
 from tests.sms_world import SmsWorld, sms_world
 
 pytestmark = pytest.mark.e2e
@@ -21,11 +24,12 @@ BEN = "+12125550142"
 
 
 @pytest.fixture
-async def world(sqlite_url: str) -> AsyncIterator[SmsWorld]:
-    async with sms_world(sqlite_url, FakeClock(NOON_NY)) as w:
+async def world(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SmsWorld]:
+    async with sms_world(database_for(request, tmp_path), FakeClock(NOON_NY)) as w:
         yield w
 
 
+@on_both_databases()
 async def test_21610_on_send_opts_the_number_out_and_suppresses(world: SmsWorld) -> None:
     world.emu.opt_out(BEN)
     first = world.queue(BEN, "Class starts at 5.")
@@ -61,6 +65,7 @@ async def test_invalid_numbers_become_unreachable_without_retry(
     assert await world.runtime.dispatcher.drain() == 0
 
 
+@on_both_databases()
 async def test_429_is_retried_after_a_back_off_and_sent_once(world: SmsWorld) -> None:
     world.emu.inject("429", times=2)
     row = world.queue(BEN, "hello", kind="reply")
@@ -72,6 +77,7 @@ async def test_429_is_retried_after_a_back_off_and_sent_once(world: SmsWorld) ->
     assert len(world.emu.messages_to(BEN)) == 1
 
 
+@on_both_databases()
 async def test_timeout_after_create_is_looked_up_not_resent(world: SmsWorld) -> None:
     world.emu.inject("timeout_after_create")
     row = world.queue(BEN, "Your class starts soon.", kind="reply")
@@ -87,6 +93,37 @@ async def test_timeout_after_create_is_looked_up_not_resent(world: SmsWorld) -> 
     assert len(world.emu.messages_to(BEN)) == 1
 
 
+def left_in_flight_by_a_dead_process(world: SmsWorld, row: int) -> None:
+    """As a kill -9 during the call leaves it: in flight, leased by a process that is gone."""
+    call_started = world.clock.now() - claims.SEND_LEASE - timedelta(seconds=5)
+    values = dict(status=claims.SENDING, lease_owner="dead:1:x", updated_at=call_started)
+    world.db(lambda s: s.execute(update(Delivery).where(Delivery.id == row).values(**values)))
+
+
+async def test_a_crash_during_the_call_is_resolved_by_lookup_not_resent(
+    world: SmsWorld,
+) -> None:
+    row = world.queue(BEN, "Sent just before the crash.", kind="reply")
+    await world.runtime.dispatcher.drain()
+    [created] = world.emu.messages_to(BEN)
+    await world.until(lambda: world.delivery(row).status == "delivered")  # callbacks done
+    left_in_flight_by_a_dead_process(world, row)
+    await world.runtime.dispatcher.drain()
+    assert world.delivery(row).status in ("sent", "delivered")
+    assert world.delivery(row).external_id == created.sid and world.emu.counters["lists"] == 1
+    assert world.delivery(row).meta[claims.IN_DOUBT]
+    assert len(world.emu.messages_to(BEN)) == 1
+
+
+async def test_a_crash_before_twilio_created_it_sends_it_once(world: SmsWorld) -> None:
+    row = world.queue(BEN, "Never reached Twilio.", kind="reply")
+    left_in_flight_by_a_dead_process(world, row)
+    await world.runtime.dispatcher.drain()
+    [created] = world.emu.messages_to(BEN)
+    assert world.emu.counters["lists"] == 1  # looked first, found nothing, then created
+    assert world.delivery(row).external_id == created.sid
+
+
 async def test_dropped_answer_is_found_too(world: SmsWorld) -> None:
     world.emu.inject("drop_after_create")
     row = world.queue(BEN, "Dropped answer.", kind="reply")
@@ -95,6 +132,7 @@ async def test_dropped_answer_is_found_too(world: SmsWorld) -> None:
     assert world.delivery(row).external_id == created.sid
 
 
+@on_both_databases()
 async def test_500_with_nothing_created_is_retried_later_once(world: SmsWorld) -> None:
     world.emu.inject("500")
     row = world.queue(BEN, "After a 500.", kind="reply")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from bot.clock import FakeClock
 from storage.tables import ConsentRecord, MessageLog
+from tests.postgres_server import database_for, on_both_databases
 from tests.sms_world import SmsWorld, sms_world
 from tests.transcript import add_student
 
@@ -19,11 +21,12 @@ ANA = "+14155552671"
 
 
 @pytest.fixture
-async def world(sqlite_url: str) -> AsyncIterator[SmsWorld]:
-    async with sms_world(sqlite_url, FakeClock(NOON_NY)) as w:
+async def world(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SmsWorld]:
+    async with sms_world(database_for(request, tmp_path), FakeClock(NOON_NY)) as w:
         yield w
 
 
+@on_both_databases()
 async def test_consent_flow_by_sms_with_numbered_answers(world: SmsWorld) -> None:
     add_student(world.runtime, "Ana", channel="sms", address=ANA)
     await world.text(ANA, "hi")

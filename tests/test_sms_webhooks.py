@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -11,6 +12,7 @@ from sqlalchemy import func, select
 from bot.clock import FakeClock
 from storage.consent import append_consent
 from storage.tables import Delivery, MessageLog, Person, SmsInbox, SmsStatusEvent
+from tests.postgres_server import database_for, on_both_databases
 from tests.sms_world import PUBLIC, SmsWorld, sms_world
 
 pytestmark = pytest.mark.e2e
@@ -18,8 +20,10 @@ ANA = "+14155550101"
 
 
 @pytest.fixture
-async def world(sqlite_url: str, clock: FakeClock) -> AsyncIterator[SmsWorld]:
-    async with sms_world(sqlite_url, clock) as w:
+async def world(
+    request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock
+) -> AsyncIterator[SmsWorld]:
+    async with sms_world(database_for(request, tmp_path), clock) as w:
         yield w
 
 
@@ -58,6 +62,7 @@ async def test_signature_is_checked_against_the_public_url_not_the_request_url(
     assert local_signed == 403 and count(world, SmsInbox) == 0
 
 
+@on_both_databases()
 async def test_replayed_webhook_is_one_message_with_one_answer(world: SmsWorld) -> None:
     settled(world)
     sid = await world.text(ANA, "hello")
@@ -97,6 +102,7 @@ async def _one_reply(world: SmsWorld) -> Delivery:
     return row
 
 
+@on_both_databases()
 async def test_status_callbacks_move_the_delivery_forward(world: SmsWorld) -> None:
     row = await _one_reply(world)
     await world.until(lambda: world.delivery(row.id or 0).status == "delivered")
@@ -137,6 +143,7 @@ async def test_unsigned_callback_is_refused_and_not_applied(world: SmsWorld) -> 
     assert count(world, SmsStatusEvent) == 0
 
 
+@on_both_databases()
 async def test_carrier_failure_is_recorded_with_its_code(world: SmsWorld) -> None:
     world.emu.fail_delivery(ANA, 30006)
     row = await _one_reply(world)

@@ -20,15 +20,19 @@ from storage.outbox import add_replies
 from storage.people import link_identity
 from storage.tables import Delivery, Identity, MessageLog, Person
 from tests.emulators.telegram_state import RateLimiter
+from tests.postgres_server import database_for, on_both_databases
 from tests.telegram_world import ADMIN_ID, API_TOKEN, WEBHOOK_SECRET, World, telegram_world
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module")
-async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
-    path: Path = tmp_path_factory.mktemp("delivery") / "tg.sqlite3"
-    async with telegram_world(f"sqlite:///{path}", "webhook") as w:
+@pytest.fixture(scope="module", params=["sqlite"])
+async def world(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[World]:
+    """SQLite; PostgreSQL too for the delivery outcomes marked `on_both_databases()`."""
+    path: Path = tmp_path_factory.mktemp("delivery")
+    async with telegram_world(database_for(request, path, "tg"), "webhook") as w:
         yield w
 
 
@@ -162,6 +166,7 @@ async def test_a_role_changed_elsewhere_reaches_the_menu_within_a_tick(world: Wo
     assert "telegram-menus" in {job_id for job_id, _s, _t in world.runtime.ticker.jobs()}
 
 
+@on_both_databases()
 async def test_429_storm_loses_nothing_and_sends_nothing_twice(world: World) -> None:
     """The emulator allows 8/s overall while the bot paces at 25/s: 429s, all retried."""
     world.emu.limiter = RateLimiter(8, 1, True)
@@ -191,6 +196,7 @@ async def test_within_the_limit_there_are_no_429s(world: World) -> None:
     assert all(len(world.emu.messages_to(c)) == 1 for c in targets)
 
 
+@on_both_databases()
 async def test_blocked_user_is_marked_unreachable_without_retries(world: World) -> None:
     [uid] = chats(world, 1)
     await world.emu.user_sends_text(uid, "hi")
@@ -233,11 +239,15 @@ async def test_long_texts_are_split_with_the_keyboard_on_the_last_part(world: Wo
     assert statuses(world, uid) == [("sent", None)]
 
 
+@on_both_databases()
 async def test_a_timeout_after_sending_is_not_blindly_resent(world: World) -> None:
     [uid] = chats(world, 1)
-    world.emu.inject("sendMessage", "timeout", hold=5)
+    world.emu.inject("sendMessage", "timeout", hold=5, chat_id=uid)  # no other chat's send
     queue(world, uid, "maybe delivered")
     await world.runtime.dispatcher.drain()
+    async with asyncio.timeout(15):  # the background tick may have taken the row instead
+        while statuses(world, uid)[-1][0] in ("pending", "claimed", "sending"):  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
     assert [r.text for r in world.emu.messages_to(uid)] == ["maybe delivered"]
     status, error = statuses(world, uid)[-1]
     assert status == "failed" and error and error.startswith("unknown outcome")

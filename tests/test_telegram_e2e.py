@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from storage.tables import ConsentRecord, MessageLog, Person
+from tests.postgres_server import fresh_database
 from tests.telegram_world import World, telegram_world
 from tests.transcript import add_student
 
@@ -24,9 +25,18 @@ pytestmark = pytest.mark.e2e
 async def world(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[World]:
+    """SQLite in both modes; "postgres": webhook mode on PostgreSQL (`ALSO_ON_POSTGRES`)."""
     path: Path = tmp_path_factory.mktemp(request.param) / "tg.sqlite3"
-    async with telegram_world(f"sqlite:///{path}", request.param, per_chat_per_second=5) as w:
+    url, mode = f"sqlite:///{path}", request.param
+    if request.param == "postgres":
+        url, mode = fresh_database(request.getfixturevalue("postgres_server_url")), "webhook"
+    async with telegram_world(url, mode, per_chat_per_second=5) as w:
         yield w
+
+
+# Consent and duplicates run on PostgreSQL too, over the same real HTTP.
+ALSO_ON_POSTGRES = pytest.mark.parametrize("world", ["polling", "webhook", "postgres"],
+                                           indirect=True)  # fmt: skip
 
 
 def student(world: World, name: str = "Ana", locale: str = "en") -> int:
@@ -44,6 +54,7 @@ def buttons(record: Any) -> list[dict[str, Any]]:
     return [b for row in markup.get("inline_keyboard", []) for b in row]
 
 
+@ALSO_ON_POSTGRES
 async def test_consent_with_the_share_phone_button(world: World) -> None:
     uid = student(world, "Ana")
     await world.emu.user_sends_command(uid, "start")
@@ -66,6 +77,7 @@ async def test_consent_with_the_share_phone_button(world: World) -> None:
     assert [(r.decision, r.channel) for r in records] == [("granted", "telegram")]
 
 
+@ALSO_ON_POSTGRES
 async def test_typed_non_us_number_is_refused_then_us_number_consents(world: World) -> None:
     uid = student(world, "Olga")
     await world.emu.user_sends_text(uid, "hi")
@@ -126,6 +138,7 @@ async def test_forged_and_stale_buttons_get_a_polite_answer(world: World) -> Non
     assert not world.emu.open_callbacks
 
 
+@ALSO_ON_POSTGRES
 async def test_duplicate_updates_are_answered_once(world: World) -> None:
     uid = student(world, "Dup")
     world.emu.register_chat(uid)

@@ -18,6 +18,7 @@ from aiohttp import ClientConnectorError, ServerDisconnectedError
 from aiohttp.client_reqrep import ConnectionKey
 from structlog.testing import capture_logs
 
+from bot.channels.base import always
 from bot.channels.telegram_pacing import ChatPacers, Pacer
 from bot.channels.telegram_sender import BACKOFF, Pacing, TelegramSender
 from bot.messages import Outbound, Reply
@@ -135,7 +136,7 @@ def network_error(cause: Exception) -> TelegramNetworkError:
 async def test_retry_after_is_honoured_and_the_message_sent_once() -> None:
     vt = VirtualTime()
     bot = FakeBot(TelegramRetryAfter(METHOD, "Too Many Requests", 3), 7)
-    result = await sender(bot, vt).send(outbound())
+    result = await sender(bot, vt).send(outbound(), always)
     assert result.ok and result.external_id == "42:7" and bot.calls == 2
     assert 3 in vt.slept
 
@@ -143,7 +144,7 @@ async def test_retry_after_is_honoured_and_the_message_sent_once() -> None:
 async def test_blocked_user_is_unreachable_and_not_retried() -> None:
     bot = FakeBot(TelegramForbiddenError(METHOD, "Forbidden: bot was blocked by the user"))
     with capture_logs() as logs:
-        result = await sender(bot, VirtualTime()).send(outbound())
+        result = await sender(bot, VirtualTime()).send(outbound(), always)
     assert (result.ok, result.retry, result.unreachable, bot.calls) == (False, False, True, 1)
     [failed] = [e for e in logs if e["event"] == "telegram.send_failed"]  # a failure is logged
     assert (failed["log_level"], failed["delivery"], failed["unreachable"]) == ("warning", 1, True)
@@ -152,7 +153,7 @@ async def test_blocked_user_is_unreachable_and_not_retried() -> None:
 async def test_server_errors_back_off_then_go_back_to_the_outbox() -> None:
     vt = VirtualTime()
     bot = FakeBot(*[TelegramServerError(METHOD, "Bad Gateway")] * 4)
-    result = await sender(bot, vt).send(outbound())
+    result = await sender(bot, vt).send(outbound(), always)
     assert (result.ok, result.retry, bot.calls) == (False, True, 4)
     assert [s for s in vt.slept if s in BACKOFF] == list(BACKOFF)
 
@@ -160,16 +161,16 @@ async def test_server_errors_back_off_then_go_back_to_the_outbox() -> None:
 async def test_refused_connection_is_retried_but_a_lost_answer_is_not() -> None:
     key = ConnectionKey("h", 1, False, None, None, None, None)
     refused = network_error(ClientConnectorError(key, OSError(111, "refused")))
-    ok = await sender(FakeBot(refused, 9), VirtualTime()).send(outbound())
+    ok = await sender(FakeBot(refused, 9), VirtualTime()).send(outbound(), always)
     assert ok.ok
     lost = FakeBot(network_error(ServerDisconnectedError()), 9)
-    result = await sender(lost, VirtualTime()).send(outbound())
+    result = await sender(lost, VirtualTime()).send(outbound(), always)
     assert (result.ok, result.retry, lost.calls) == (False, False, 1)
     assert result.error and result.error.startswith("unknown outcome")
 
 
 async def test_a_failure_after_the_first_part_is_not_resent() -> None:
     bot = FakeBot(1, TelegramForbiddenError(METHOD, "Forbidden: bot was blocked by the user"))
-    result = await sender(bot, VirtualTime()).send(outbound("word " * 1000))
+    result = await sender(bot, VirtualTime()).send(outbound("word " * 1000), always)
     assert (result.ok, result.retry, result.unreachable) == (False, False, True)
     assert result.error and result.error.startswith("partial: sent 1 of 2")

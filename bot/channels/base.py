@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -16,6 +17,7 @@ class SendResult:
 
     `final_status` replaces "failed" for a refusal that is not a failure ("suppressed": the
     number opted out; "review": the outcome is unknown and a resend could duplicate it).
+    `in_doubt` with `retry`: the call may have gone out, so the next attempt looks it up first.
     """
 
     ok: bool
@@ -26,12 +28,24 @@ class SendResult:
     final_status: str | None = None
     segments: int | None = None
     encoding: str | None = None
+    in_doubt: bool = False
+
+
+# Called by a sender right before its provider call (after pacing): marks the delivery in
+# flight. False: the lease lapsed and another process has it; return NOT_STARTED, call nothing.
+Begin = Callable[[], Awaitable[bool]]
+NOT_STARTED = SendResult(ok=False, error="lease lost before the call", retry=True)
+
+
+async def always(*_: object) -> bool:
+    """A `Begin` for sends outside the dispatcher (benchmarks, previews)."""
+    return True
 
 
 class ChannelSender(Protocol):
     name: str
 
-    async def send(self, outbound: Outbound) -> SendResult: ...
+    async def send(self, outbound: Outbound, begin: Begin) -> SendResult: ...
 
 
 class Service(Protocol):

@@ -32,6 +32,7 @@ from bot.channels.base import ChannelParts
 from bot.channels.sms_sender import TwilioSender
 from bot.links import make_link_token, read_link_token
 from bot.messages import Channel, Inbound, Outbound
+from bot.shared_pacing import SharedSlots
 from handlers.keywords import Keyword
 from storage import sms as sms_store
 from storage.tables import Delivery
@@ -60,9 +61,12 @@ class SmsChannel:
         self._public_url = settings.public_url.rstrip("/")
         self._secret = self._tw.auth_token.get_secret_value()
         self.validator = RequestValidator(self._secret)
+        # On PostgreSQL several processes may send from this number: its rate is shared.
+        shared = SharedSlots(runtime.db) if runtime.db.dialect == "postgresql" else None
         self.sender = TwilioSender(
-            settings, runtime.translator, runtime.clock, self._carrier_opt_out, self.full_text_link
-        )
+            settings, runtime.translator, runtime.clock, self._carrier_opt_out,
+            self.full_text_link, shared,
+        )  # fmt: skip
         self._http: AsyncTwilioHttpClient | None = None
         self._sweeper: asyncio.Task[None] | None = None
 

@@ -3,8 +3,10 @@
 A POST whose answer is lost (timeout, dropped connection, 5xx) may have created the message,
 so it is never blindly repeated: we list the recipient's recent messages and look for ours
 (same body, created since we tried). Found: it was sent. Not found after a 5xx: Twilio
-answered, so nothing was created and a later retry is safe. Not found after a timeout: the
-request may still land, so the delivery goes to review instead.
+answered, so nothing was created and a later retry is safe. Not found after a timeout (or the
+lookup failed): the request may still land, so the delivery is retried later *in doubt*, and
+that attempt looks again before it creates anything. A delivery whose process died during its
+call comes back in doubt too (`storage/claims.py`).
 """
 
 from __future__ import annotations
@@ -20,14 +22,16 @@ import aiohttp
 import structlog
 from twilio.base.exceptions import TwilioException, TwilioRestException
 
-from bot.channels.base import SendResult
+from bot.channels.base import NOT_STARTED, Begin, SendResult
 from bot.channels.sms_render import SmsText, render_sms
 from bot.clock import Clock
 from bot.i18n import Translator
 from bot.messages import Outbound
 from bot.settings import Settings
+from bot.shared_pacing import SharedSlots
 from scheduler.policy import PROACTIVE_KINDS
 from scheduler.quiet_hours import candidate_zones, seconds_left
+from storage.claims import IN_DOUBT
 
 log = structlog.get_logger("mentorbot.sms")
 MAX_VALIDITY = 36000
@@ -64,8 +68,11 @@ class TwilioSender:
         clock: Clock,
         on_opted_out: Callable[[str], Awaitable[None]],
         link_for: Callable[[int], str],
+        shared: SharedSlots | None = None,
     ) -> None:
         self._tw = settings.twilio
+        self._shared = shared  # PostgreSQL: the sender's rate holds across processes
+        self._rate_key = f"sms:{self._tw.messaging_service_sid or self._tw.from_number}"
         self._public_url = settings.public_url.rstrip("/")
         self._translator = translator
         self._clock = clock
@@ -75,7 +82,7 @@ class TwilioSender:
         self._pacer = Pacer(self._tw.rate_per_second)
         self.client: Any = None  # a twilio Client, set by the SMS service inside the loop
 
-    async def send(self, outbound: Outbound) -> SendResult:
+    async def send(self, outbound: Outbound, begin: Begin) -> SendResult:
         if self.client is None:
             return SendResult(ok=False, error="twilio client not started", retry=True)
         t = self._translator.for_locale(_str(outbound.meta.get("locale")))
@@ -85,7 +92,13 @@ class TwilioSender:
         if validity <= 0:
             return SendResult(ok=False, error="send window closed", retry=True)
         await self._pacer.wait(text.segments)
-        result = await self._create(outbound, text, validity)
+        if self._shared is not None:
+            await self._shared.wait([(self._rate_key, text.segments / self._tw.rate_per_second)])
+        if not await begin():
+            return NOT_STARTED
+        result = await self._looked_up(outbound, text.body)
+        if result is None:
+            result = await self._create(outbound, text, validity)
         return replace(result, segments=text.segments, encoding=text.encoding)
 
     def _validity(self, outbound: Outbound) -> int:
@@ -109,6 +122,15 @@ class TwilioSender:
         else:
             params["from_"] = self._tw.from_number
         return params
+
+    async def _looked_up(self, outbound: Outbound, body: str) -> SendResult | None:
+        """A delivery in doubt: sent already (found), or still in doubt (the lookup failed);
+        None when it was not created and may be sent now."""
+        doubt = _in_doubt_since(outbound)
+        if doubt is None:
+            return None
+        found = await self._find_or(outbound, body, doubt, retry=None)
+        return found if found.ok or found.in_doubt else None
 
     async def _create(self, outbound: Outbound, text: SmsText, validity: int) -> SendResult:
         params = self._params(outbound, text, validity)
@@ -150,20 +172,25 @@ class TwilioSender:
         return SendResult(ok=False, error=error)
 
     async def _find_or(
-        self, outbound: Outbound, body: str, started: datetime, *, retry: bool
+        self, outbound: Outbound, body: str, started: datetime, *, retry: bool | None
     ) -> SendResult:
-        """The answer was lost: did Twilio create it anyway? Look before anything is resent."""
+        """The answer was lost: did Twilio create it anyway? Look before anything is resent.
+
+        Not found: `retry` True (Twilio answered 5xx: nothing was created) retries; False (a
+        timeout: it may still land) retries in doubt; None (a row already in doubt, looked up
+        before its next call) says "not created", and the caller sends it now."""
         try:
             sid = await self._lookup(outbound.address, body, started)
         except (TwilioException, TimeoutError, aiohttp.ClientError) as exc:
             log.warning("sms.lookup_failed", delivery=outbound.delivery_id, error=repr(exc))
-            return SendResult(ok=False, error="outcome unknown", final_status="review")
+            return SendResult(ok=False, error="outcome unknown", retry=True, in_doubt=True)
         if sid is not None:
             log.info("sms.found_after_lost_answer", delivery=outbound.delivery_id, sid=sid)
             return SendResult(ok=True, external_id=sid)
-        if retry:
-            return SendResult(ok=False, error="twilio 5xx, not created", retry=True)
-        return SendResult(ok=False, error="timeout, outcome unknown", final_status="review")
+        if retry is False:
+            error = "timeout, outcome unknown"
+            return SendResult(ok=False, error=error, retry=True, in_doubt=True)
+        return SendResult(ok=False, error="twilio 5xx, not created", retry=True)
 
     async def _lookup(self, to: str, body: str, started: datetime) -> str | None:
         filters: dict[str, Any] = {"to": to, "limit": 20}
@@ -176,6 +203,11 @@ class TwilioSender:
             if message.body == body and (created is None or created >= since):
                 return str(message.sid)
         return None
+
+
+def _in_doubt_since(outbound: Outbound) -> datetime | None:
+    since = outbound.meta.get(IN_DOUBT)
+    return datetime.fromisoformat(since) if isinstance(since, str) else None
 
 
 def _str(value: object) -> str | None:

@@ -26,6 +26,7 @@ from bot.channels.telegram_webhook import WEBHOOK_PATH, telegram_router
 from bot.i18n import Gettext
 from bot.messages import Outbound
 from bot.settings import Settings
+from bot.shared_pacing import SharedSlots
 from storage.tables import Person
 
 log = structlog.get_logger("mentorbot.telegram")
@@ -113,6 +114,12 @@ def telegram_parts(runtime: Any, *, bot: Bot | None = None) -> ChannelParts:
         raise ValueError("webhook mode needs MENTORBOT_TELEGRAM__WEBHOOK_SECRET")
     bot = bot or make_bot(settings)
     pacing = Pacing(Pacer(tg.rate_per_second), ChatPacers(tg.per_chat_per_second))
+    if runtime.db.dialect == "postgresql":  # several processes may send with this token
+        shared = SharedSlots(runtime.db)
+        # Same-chat sends of this process already keep the shared slot's width, so a chat's
+        # next slot is free when its turn comes and never holds the bot's slot back.
+        chats = ChatPacers(tg.per_chat_per_second / (1 + shared.margin))
+        pacing = Pacing(Pacer(tg.rate_per_second), chats, shared)
     sender = TelegramSender(bot, pacing, _locale_lookup(runtime))
     processor = UpdateProcessor(bot, runtime)
     menus = TelegramMenus(bot, runtime)

@@ -110,6 +110,10 @@ class ChatPacers:
         self._sleep = sleep
         self._pacers: dict[str, Pacer] = {}
 
+    @property
+    def interval(self) -> float:
+        return 1.0 / self._rate
+
     def for_chat(self, chat: str) -> Pacer:
         pacer = self._pacers.get(chat)
         if pacer is None:

@@ -33,11 +33,12 @@ from aiogram.exceptions import (
 from aiogram.types import BufferedInputFile, Message
 from aiohttp import ClientConnectorError
 
-from bot.channels.base import SendResult
+from bot.channels.base import NOT_STARTED, Begin, SendResult
 from bot.channels.telegram_pacing import ChatPacers, Pacer, Sleep
 from bot.channels.telegram_render import Part, render
 from bot.i18n import Gettext
 from bot.messages import Channel, Outbound
+from bot.shared_pacing import SharedSlots, chat_key
 
 log = structlog.get_logger("mentorbot.telegram.sender")
 BACKOFF = (0.5, 1.0, 2.0)
@@ -58,10 +59,18 @@ class _Unsent(Exception):
 class Pacing:
     overall: Pacer
     per_chat: ChatPacers
+    shared: SharedSlots | None = None  # PostgreSQL: the limits hold across processes
+
+    def shared_keys(self, chat: str) -> list[tuple[str, float]]:
+        return [(chat_key("telegram", chat), self.per_chat.interval),
+                ("telegram", self.overall.interval)]  # fmt: skip
 
 
 class TelegramSender:
     name = Channel.TELEGRAM
+    # Telegram cannot tell whether a call whose answer we lost went through: after a crash the
+    # one call in flight is resent (one duplicate at most), so calls go one at a time.
+    one_call_at_a_time = True
 
     def __init__(
         self, bot: Bot, pacing: Pacing, locale_of: LocaleOf, *, sleep: Sleep = asyncio.sleep
@@ -71,12 +80,13 @@ class TelegramSender:
         self._locale_of = locale_of
         self._sleep = sleep
 
-    async def send(self, outbound: Outbound) -> SendResult:
+    async def send(self, outbound: Outbound, begin: Begin) -> SendResult:
         parts = render(outbound.reply, await self._locale_of(outbound))
         sent: list[str] = []
+        first: list[Begin] = [begin]  # called once, right before the first part's call
         for part in parts:
             try:
-                sent.append(await self._send_part(outbound.address, part))
+                sent.append(await self._send_part(outbound.address, part, first))
             except _Unsent as unsent:
                 result = _partial(unsent.result, len(sent), len(parts))
                 log.warning("telegram.send_failed", delivery=outbound.delivery_id,
@@ -85,11 +95,11 @@ class TelegramSender:
                 return result
         return SendResult(ok=True, external_id=",".join(sent))
 
-    async def _send_part(self, chat: str, part: Part) -> str:
+    async def _send_part(self, chat: str, part: Part, first: list[Begin]) -> str:
         retry_afters, failures = 0, 0
         while True:
             try:
-                message_id = await self._paced_call(chat, part)
+                message_id = await self._paced_call(chat, part, first)
                 return f"{chat}:{message_id}"
             except TelegramRetryAfter as exc:
                 retry_afters += 1
@@ -109,12 +119,16 @@ class TelegramSender:
             except (TelegramForbiddenError, TelegramBadRequest) as exc:
                 raise _Unsent(_refused(exc)) from exc
 
-    async def _paced_call(self, chat: str, part: Part) -> int:
+    async def _paced_call(self, chat: str, part: Part, first: list[Begin]) -> int:
         chat_pacer = self._pacing.per_chat.for_chat(chat)
         await chat_pacer.acquire()
         try:
             await self._pacing.overall.acquire()
             try:
+                if self._pacing.shared is not None:
+                    await self._pacing.shared.wait(self._pacing.shared_keys(chat))
+                if first and not await first.pop()():
+                    raise _Unsent(NOT_STARTED)
                 message = await self._call(int(chat), part)
             finally:
                 self._pacing.overall.release()

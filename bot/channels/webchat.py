@@ -11,7 +11,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
 from pydantic import AwareDatetime, BaseModel, Field
 
-from bot.channels.base import ChannelParts, SendResult
+from bot.channels.base import NOT_STARTED, Begin, ChannelParts, SendResult
 from bot.i18n import best_language
 from bot.messages import Attachment, Channel, Inbound, Outbound, start_payload
 from storage.demo import demo_people
@@ -27,7 +27,9 @@ class WebchatSender:
 
     name = Channel.WEBCHAT
 
-    async def send(self, outbound: Outbound) -> SendResult:
+    async def send(self, outbound: Outbound, begin: Begin) -> SendResult:
+        if not await begin():
+            return NOT_STARTED
         return SendResult(ok=True, external_id=f"web-{outbound.delivery_id}")
 
 

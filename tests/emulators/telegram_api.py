@@ -55,6 +55,9 @@ class TelegramEmulator(UserActions):
         self._client: aiohttp.ClientSession | None = None
         self._webhook_slots = asyncio.Semaphore(self.webhook_max_connections)
         self._background: set[asyncio.Task[None]] = set()
+        # Telegram retries an update the webhook did not answer with 2xx; off by default so
+        # tests can count single attempts. Seconds between attempts when on.
+        self.webhook_retry_seconds: float | None = None
 
     # ---- lifecycle ----------------------------------------------------------------------
 
@@ -99,7 +102,8 @@ class TelegramEmulator(UserActions):
         self.calls[name] += 1
         try:
             params = await read_params(request)
-            fault = self.faults.take(name)
+            chat = str(params.get("chat_id", ""))
+            fault = self.faults.take(name, int(chat) if chat.lstrip("-").isdigit() else None)
             if fault is not None and fault.kind == "timeout":
                 return await self._hold(method, params, fault)
             if fault is not None:
@@ -149,14 +153,20 @@ class TelegramEmulator(UserActions):
         await asyncio.gather(*(self._deliver(update) for update in backlog))
 
     async def _deliver(self, update: dict[str, Any]) -> None:
-        started = time.monotonic()
-        async with self._webhook_slots:
-            status, error = await self._post(self.webhook_url, update, self.webhook_secret)
-        self.webhook_deliveries.append(
-            WebhookDelivery(update.get("update_id"), status, time.monotonic() - started, error))
-        if not 200 <= status < 300:
+        while True:
+            started = time.monotonic()
+            async with self._webhook_slots:
+                status, error = await self._post(self.webhook_url, update, self.webhook_secret)
+            self.webhook_deliveries.append(
+                WebhookDelivery(update.get("update_id"), status, time.monotonic() - started,
+                                error))  # fmt: skip
+            if 200 <= status < 300:
+                return
             self.webhook_last_error = (now(), error or f"Wrong response from the webhook: "
                                        f"{status}")
+            if self.webhook_retry_seconds is None:
+                return
+            await asyncio.sleep(self.webhook_retry_seconds)
 
     async def _post(self, url: str, body: Any, secret: str | None) -> tuple[int, str | None]:
         assert self._client is not None, "call start() first"
@@ -183,10 +193,11 @@ class TelegramEmulator(UserActions):
 
     def inject(self, method: str, kind: str, times: int = 1, retry_after: int = 1, *,
                status: int | None = None, description: str | None = None,
-               deliver: bool = True, hold: float = 120.0) -> None:
-        """Fail the next `times` calls of `method` ("*" = any) with `kind`."""
+               deliver: bool = True, hold: float = 120.0, chat_id: int | None = None) -> None:
+        """Fail the next `times` calls of `method` ("*" = any) with `kind` (only those to
+        `chat_id` if given)."""
         self.faults.arm(method, Fault(kind, times, retry_after, status, description, deliver,
-                                      hold))
+                                      hold, chat_id))
 
     def block_user(self, chat_id: int) -> None:
         self.blocked.add(chat_id)

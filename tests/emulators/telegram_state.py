@@ -62,18 +62,21 @@ class RateLimiter:
         self._per_chat: dict[int, deque[float]] = defaultdict(deque)
         self._next_sweep = 0.0
         self.max_seen = MaxRate(0, 0)
+        self.violations = 0  # sends that broke a limit (answered 429 when enforcing)
 
     def admit(self, chat_id: int, now: float) -> None:
         """Count one send at `now`, or raise a 429 if it would break a limit."""
         chat_window = self._per_chat[chat_id]
         _prune(self._overall, now)
         _prune(chat_window, now)
-        if self.enforce:
-            for window, capacity in ((self._overall, self.global_capacity),
-                                     (chat_window, self.chat_capacity)):
-                if len(window) >= capacity:
+        for window, capacity in ((self._overall, self.global_capacity),
+                                 (chat_window, self.chat_capacity)):
+            if len(window) >= capacity:
+                self.violations += 1
+                if self.enforce:
                     retry = max(1, math.ceil(window[0] + WINDOW_SECONDS - now))
                     raise ApiError(429, f"Too Many Requests: retry after {retry}", retry)
+                break
         self._overall.append(now)
         chat_window.append(now)
         self.max_seen = MaxRate(max(self.max_seen.overall, len(self._overall)),
@@ -105,6 +108,7 @@ class Fault:
     description: str | None = None
     deliver: bool = True
     hold: float = 120.0
+    chat_id: int | None = None  # only calls to this chat (None: any)
 
     def error(self) -> ApiError:
         if self.kind == "retry_after":
@@ -128,14 +132,14 @@ class FaultPlan:
             raise ValueError(f"unknown fault kind {fault.kind!r}; use one of {FAULT_KINDS}")
         self._armed[method.lower()].append(fault)
 
-    def take(self, method: str) -> Fault | None:
+    def take(self, method: str, chat_id: int | None = None) -> Fault | None:
         for key in (method.lower(), "*"):
-            queue = self._armed.get(key)
-            if queue:
-                fault = queue[0]
+            for fault in self._armed.get(key, ()):
+                if fault.chat_id is not None and fault.chat_id != chat_id:
+                    continue
                 fault.remaining -= 1
                 if fault.remaining <= 0:
-                    queue.popleft()
+                    self._armed[key].remove(fault)
                 return fault
         return None
 

@@ -254,6 +254,20 @@ async def test_message_past_its_validity_period_fails_with_30036(
     assert receiver.seen[0].form["ErrorCode"] == "30036"
 
 
+async def test_a_full_queue_fails_the_create_with_30001(
+    emu: TwilioEmulator, receiver: Receiver
+) -> None:
+    emu.rate_per_sender, emu.queue_seconds = 1.0, 2.0  # room for two segments waiting
+    kept = [await create(emu) for _ in range(3)]  # the first leaves at once, two wait
+    over = await create(emu, status_callback=f"{PUBLIC}/sms/status")
+    assert over.status == "queued"  # accepted, as Twilio does, then failed
+    await emu.wait_for(lambda: emu.message(over.sid).status == "failed")
+    assert emu.message(over.sid).error_code == 30001 and emu.counters["queue_overflow"] == 1
+    assert all(emu.message(m.sid).status != "failed" for m in kept)
+    await emu.wait_for(lambda: len(receiver.seen) == 1)
+    assert receiver.seen[0].form["ErrorCode"] == "30001"
+
+
 async def test_status_callbacks_are_signed_for_the_public_url(
     emu: TwilioEmulator, receiver: Receiver
 ) -> None:

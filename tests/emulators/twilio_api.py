@@ -17,8 +17,9 @@ either is set (127.0.0.1 becomes 127.ie1.0.1).
 
 Behaviour: Basic auth (401/20003); Twilio's test-credential magic numbers (see twilio_http;
 any other From is accepted, as with live credentials); per-sender queues drained at
-`rate_per_sender` segments/s by due time; ValidityPeriod expiry -> failed/30036; signed
-status callbacks (sent, then delivered, or the `fail_delivery` verdict with ErrorCode).
+`rate_per_sender` segments/s by due time, each holding `queue_seconds` of sending at most
+(Twilio: 4 hours; a create beyond it fails with 30001); ValidityPeriod expiry -> failed/30036;
+signed status callbacks (sent, then delivered, or the `fail_delivery` verdict with ErrorCode).
 Times in `EmulatedMessage.history` and `.sent_at` are event-loop time (`loop.time()`).
 With `advanced_opt_out=True` (a Messaging Service with Advanced Opt-Out), an inbound keyword
 (`opt_out_keywords`, Twilio's defaults unless changed) is answered by "Twilio" itself
@@ -91,10 +92,14 @@ class TwilioEmulator:
         self.keyword_replies: list[tuple[str, str]] = []  # (to, body) Twilio sent itself
         self.rate_per_sender = rate_per_sender  # segments/s; `sender_rates` overrides it
         self.sender_rates: dict[str, float] = {}
+        # A sender's queue holds this many seconds of sending at its rate (Twilio: 4 hours);
+        # a create beyond that is accepted and then fails with 30001, queue overflow.
+        self.queue_seconds = 4 * 3600.0
         self.hold_seconds = 30.0  # how long timeout_after_create holds the answer
         self.base_url = ""
         self.messages: list[EmulatedMessage] = []
         self.counters: Counter[str] = Counter()
+        self._rate_debt: dict[str, float] = {}  # per sender: when its sends so far are paid
         self.released = asyncio.Event()  # set on stop: frees answers held by a fault
         self._host, self._port = host, port
         self._by_sid: dict[str, EmulatedMessage] = {}
@@ -301,9 +306,24 @@ class TwilioEmulator:
         self.messages.append(message)
         self._by_sid[message.sid] = message
         self.counters["created"] += 1
-        self._queues.push(message)
+        self._count_rate(message.sender, message.segments, now)
+        room = self.queue_seconds * self._rate_of(message.sender)
+        if self._queues.waiting(message.sender) + message.segments > room:
+            self.counters["queue_overflow"] += 1  # answered as queued, then failed (Twilio)
+            asyncio.get_running_loop().call_soon(self.carrier.fail, message, 30001)
+        else:
+            self._queues.push(message)
         self._notify()
         return message
+
+    def _count_rate(self, sender: str, segments: int, now: float) -> None:
+        """Counts creates sent faster than the sender's rate ("rate_violations"): those that
+        arrive while more than a second's worth of segments is still ahead of them (Twilio
+        queues them; a client keeping to the rate never makes one)."""
+        ahead = self._rate_debt.get(sender, now) - now
+        if ahead > 1.0 + 1e-6:
+            self.counters["rate_violations"] += 1
+        self._rate_debt[sender] = max(ahead, 0.0) + now + segments / self._rate_of(sender)
 
     def _rate_of(self, sender: str) -> float:
         return self.sender_rates.get(sender, self.rate_per_sender)

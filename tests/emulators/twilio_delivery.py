@@ -33,6 +33,7 @@ Report = tuple[str, int | None]  # (MessageStatus, ErrorCode)
 @dataclass
 class _Lane:
     pending: deque[EmulatedMessage] = field(default_factory=deque)
+    segments: int = 0  # of the pending messages
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     next_free: float = 0.0
     task: asyncio.Task[None] | None = None
@@ -63,7 +64,13 @@ class PacedQueues:
             lane = self._lanes[message.sender] = _Lane()
             lane.task = asyncio.create_task(self._drain(message.sender, lane))
         lane.pending.append(message)
+        lane.segments += message.segments
         lane.wakeup.set()
+
+    def waiting(self, sender: str) -> int:
+        """Segments queued for `sender` and not sent (nor expired) yet."""
+        lane = self._lanes.get(sender)
+        return lane.segments if lane else 0
 
     async def close(self) -> None:
         tasks = [lane.task for lane in self._lanes.values() if lane.task]
@@ -87,10 +94,12 @@ class PacedQueues:
             if expires < due:
                 await asyncio.sleep(max(0.0, expires - loop.time()))
                 lane.pending.popleft()
+                lane.segments -= message.segments
                 self._on_expire(message)
                 continue
             await asyncio.sleep(max(0.0, due - loop.time()))
             lane.pending.popleft()
+            lane.segments -= message.segments
             lane.next_free = due + message.segments / self._rate_of(sender)
             self._on_send(message)
 
@@ -206,8 +215,12 @@ class Carrier:
         self._notify()
 
     def on_expire(self, message: EmulatedMessage) -> None:
-        message.set_status("failed", asyncio.get_running_loop().time(), 30036)
-        self._spawn(self.post_reports(message, [("failed", 30036)], None))
+        self.fail(message, 30036)
+
+    def fail(self, message: EmulatedMessage, code: int) -> None:
+        """Failed before it was sent: 30036 validity period expired, 30001 queue overflow."""
+        message.set_status("failed", asyncio.get_running_loop().time(), code)
+        self._spawn(self.post_reports(message, [("failed", code)], None))
         self._notify()
 
     async def close(self) -> None:
