@@ -12,6 +12,7 @@ call comes back in doubt too (`storage/claims.py`).
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -41,21 +42,36 @@ LOOKUP_SLACK = timedelta(minutes=2)  # clock skew between us and Twilio's date_c
 
 
 class Pacer:
-    """Smooth pacing: one segment every 1/rate seconds, in the order callers arrive."""
+    """Smooth pacing: one segment every 1/rate seconds, in the order callers arrive.
 
-    def __init__(self, rate_per_second: float) -> None:
+    A caller that wakes up more than one interval after its slot (the event loop stalled)
+    gives the slot up and takes the next free one: callers that stalled together would
+    otherwise all go at once, a burst over the sender's rate."""
+
+    def __init__(
+        self,
+        rate_per_second: float,
+        *,
+        clock: Callable[[], float] | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         if rate_per_second <= 0:
             raise ValueError("rate_per_second must be positive")
         self._interval = 1.0 / rate_per_second
-        self._next = 0.0
+        self._next = -math.inf
+        self._clock = clock
+        self._sleep = sleep
 
     async def wait(self, segments: int = 1) -> None:
-        loop = asyncio.get_running_loop()
-        now = loop.time()
-        slot = max(self._next, now)
-        self._next = slot + segments * self._interval
-        if slot > now:
-            await asyncio.sleep(slot - now)
+        clock = self._clock or asyncio.get_running_loop().time
+        while True:
+            now = clock()
+            slot = max(self._next, now)
+            self._next = slot + segments * self._interval
+            if slot > now:
+                await self._sleep(slot - now)
+            if clock() - slot <= self._interval:
+                return
 
 
 class TwilioSender:
