@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select, update
@@ -98,15 +99,17 @@ def start_sending(session: Session, ids: Sequence[int], now: datetime, owner: st
         return set()
     started = session.execute(
         update(Delivery)
-        .where(
-            Delivery.id.in_(ids),  # type: ignore[union-attr]
-            Delivery.status == CLAIMED,
-            or_(Delivery.lease_owner.is_(None), Delivery.lease_owner == owner),  # type: ignore[union-attr]
-        )
+        .where(Delivery.id.in_(ids), *_leased_to(owner))  # type: ignore[union-attr]
         .values(status=SENDING, lease_owner=owner, updated_at=now)
         .returning(Delivery.id)
     )
     return {int(i) for i in started.scalars()}
+
+
+def _leased_to(owner: str) -> tuple[Any, Any]:
+    """Leased and not yet started, by `owner` or by a turn of this process (no owner yet)."""
+    mine = or_(Delivery.lease_owner.is_(None), Delivery.lease_owner == owner)  # type: ignore[union-attr]
+    return Delivery.status == CLAIMED, mine
 
 
 def release(session: Session, ids: Sequence[int], now: datetime, owner: str) -> int:
@@ -115,11 +118,7 @@ def release(session: Session, ids: Sequence[int], now: datetime, owner: str) -> 
         return 0
     result = session.execute(
         update(Delivery)
-        .where(
-            Delivery.id.in_(ids),  # type: ignore[union-attr]
-            Delivery.status == CLAIMED,
-            or_(Delivery.lease_owner.is_(None), Delivery.lease_owner == owner),  # type: ignore[union-attr]
-        )
+        .where(Delivery.id.in_(ids), *_leased_to(owner))  # type: ignore[union-attr]
         .values(status="pending", lease_owner=None, updated_at=now)
     )
     return result.rowcount or 0  # type: ignore[attr-defined]
