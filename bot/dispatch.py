@@ -220,9 +220,25 @@ class Dispatcher:
         return self._one_call.setdefault(sender.name, asyncio.Lock())
 
     async def _start_sending(self, ids: list[int]) -> set[int]:
-        return await self._db.run(
-            lambda s: claims.start_sending(s, ids, self._clock.now(), self.owner)
-        )
+        return await self._db.run(lambda s: self._judged_start(s, ids))
+
+    def _judged_start(self, session: Session, ids: list[int]) -> set[int]:
+        """Judged once more at the call itself: a STOP, a pause or quiet hours that came after
+        the claim still hold the row back (suppressed or held, and not called)."""
+        now = self._clock.now()
+        rows = [r for r in _rows(session, set(ids)) if claims.leased_to(r, self.owner)]
+        facts = claims.facts_for(session, rows)
+        go = []
+        for row in rows:
+            verdict = self.policy.verdict(facts[row.id or 0], now)
+            if verdict.decision is Decision.SEND:
+                go.append(row.id or 0)
+            elif verdict.decision is Decision.HOLD:
+                claims.hold(session, row.id or 0, now, verdict.until, verdict.reason)
+            else:
+                claims.suppress(session, row.id or 0, now, verdict.reason)
+                self._metrics.outbound(row.channel, "suppressed")
+        return claims.start_sending(session, go, now, self.owner)
 
 
 def _judging_order(row: Delivery) -> tuple[int, int]:

@@ -37,18 +37,31 @@ def mentor_help(t: Gettext) -> Reply:
     ))  # fmt: skip
 
 
+_LARGEST_ID = 2**31 - 1  # ids are 32-bit integers in PostgreSQL; larger ones name nobody
+
+
+def _row_id(text: str) -> int | None:
+    """A request's or person's id as typed or pressed: ASCII digits within the id range."""
+    if not (text.isascii() and text.isdigit()):
+        return None
+    number = int(text)
+    return number if number <= _LARGEST_ID else None
+
+
 def _button(choice: str) -> Effect | None:
     action, _, number = choice.partition(":")
-    if action in ("take", "pass") and number.isdigit():
-        return Effect(f"desk_{action}", {"id": int(number)})
-    if action == "card" and number.isdigit():  # the daily brief's button: a student's card
-        return Effect("desk_card", {"student": int(number)})
+    found = _row_id(number)
+    if action in ("take", "pass") and found is not None:
+        return Effect(f"desk_{action}", {"id": found})
+    if action == "card" and found is not None:  # the daily brief's button: a student's card
+        return Effect("desk_card", {"student": found})
     return None
 
 
 def _typed(name: str, rest: str) -> Effect | None:
     if name == "/take":
-        return Effect("desk_take", {"id": int(rest.lstrip("#"))}) if rest.lstrip("#").isdigit() \
+        found = _row_id(rest.lstrip("#"))
+        return Effect("desk_take", {"id": found}) if found is not None \
             else Effect("desk_usage", {"command": "/take NUMBER"})
     if name == "/resolve":
         tag = rest.split()[0].lower()[:32] if rest else "resolved"

@@ -112,6 +112,10 @@ def _leased_to(owner: str) -> tuple[Any, Any]:
     return Delivery.status == CLAIMED, mine
 
 
+def leased_to(row: Delivery, owner: str) -> bool:
+    return row.status == CLAIMED and row.lease_owner in (None, owner)
+
+
 def release(session: Session, ids: Sequence[int], now: datetime, owner: str) -> int:
     """Leased rows whose call never started (shutting down): due again at once."""
     if not ids:

@@ -39,6 +39,7 @@ MAX_VALIDITY = 36000
 INVALID_NUMBER_CODES = frozenset({21211, 21614})
 THROTTLED_CODES = frozenset({20429, 21611})
 LOOKUP_SLACK = timedelta(minutes=2)  # clock skew between us and Twilio's date_created
+LOOKUP_MOST = 2_000  # messages a lookup reads at most (pages of 50, newest first)
 
 
 class Pacer:
@@ -209,16 +210,24 @@ class TwilioSender:
         return SendResult(ok=False, error="twilio 5xx, not created", retry=True)
 
     async def _lookup(self, to: str, body: str, started: datetime) -> str | None:
-        filters: dict[str, Any] = {"to": to, "limit": 20}
+        """Ours among the number's messages created since we tried: Twilio lists them newest
+        first, so the pages are read until one is older than that (not a fixed few: after a
+        crash many later messages may have gone to the same number)."""
+        filters: dict[str, Any] = {"to": to, "page_size": 50, "limit": LOOKUP_MOST}
         if self._tw.from_number and not self._tw.messaging_service_sid:
             filters["from_"] = self._tw.from_number
-        recent = await self._call(self.client.messages.list_async(**filters))
         since = started - LOOKUP_SLACK
-        for message in recent:
-            created = message.date_created
-            if message.body == body and (created is None or created >= since):
-                return str(message.sid)
-        return None
+
+        async def search() -> str | None:
+            async for message in await self.client.messages.stream_async(**filters):
+                created = message.date_created
+                if created is not None and created < since:
+                    return None
+                if message.body == body:
+                    return str(message.sid)
+            return None
+
+        return await self._call(search())
 
 
 def _in_doubt_since(outbound: Outbound) -> datetime | None:

@@ -82,11 +82,14 @@ class TelegramSender:
 
     async def send(self, outbound: Outbound, begin: Begin) -> SendResult:
         parts = render(outbound.reply, await self._locale_of(outbound))
+        # Before pacing: the dispatcher's one-call lock is then never waited for by a send
+        # that holds a pacer slot (a retry holding the lock needs a slot again).
+        if not await begin():
+            return NOT_STARTED
         sent: list[str] = []
-        first: list[Begin] = [begin]  # called once, right before the first part's call
         for part in parts:
             try:
-                sent.append(await self._send_part(outbound.address, part, first))
+                sent.append(await self._send_part(outbound.address, part))
             except _Unsent as unsent:
                 result = _partial(unsent.result, len(sent), len(parts))
                 log.warning("telegram.send_failed", delivery=outbound.delivery_id,
@@ -95,11 +98,11 @@ class TelegramSender:
                 return result
         return SendResult(ok=True, external_id=",".join(sent))
 
-    async def _send_part(self, chat: str, part: Part, first: list[Begin]) -> str:
+    async def _send_part(self, chat: str, part: Part) -> str:
         retry_afters, failures = 0, 0
         while True:
             try:
-                message_id = await self._paced_call(chat, part, first)
+                message_id = await self._paced_call(chat, part)
                 return f"{chat}:{message_id}"
             except TelegramRetryAfter as exc:
                 retry_afters += 1
@@ -119,7 +122,7 @@ class TelegramSender:
             except (TelegramForbiddenError, TelegramBadRequest) as exc:
                 raise _Unsent(_refused(exc)) from exc
 
-    async def _paced_call(self, chat: str, part: Part, first: list[Begin]) -> int:
+    async def _paced_call(self, chat: str, part: Part) -> int:
         chat_pacer = self._pacing.per_chat.for_chat(chat)
         await chat_pacer.acquire()
         try:
@@ -127,8 +130,6 @@ class TelegramSender:
             try:
                 if self._pacing.shared is not None:
                     await self._pacing.shared.wait(self._pacing.shared_keys(chat))
-                if first and not await first.pop()():
-                    raise _Unsent(NOT_STARTED)
                 message = await self._call(int(chat), part)
             finally:
                 self._pacing.overall.release()
