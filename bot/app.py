@@ -184,7 +184,9 @@ def build_runtime(
               timedelta(seconds=timing.send_lease_seconds))  # fmt: skip
     dispatcher = Dispatcher(db, dict(senders or {}), clock, metrics, policy,
                             claim_batch=timing.claim_batch, leases=leases)  # fmt: skip
-    planner = Planner(campaigns, translator, nudge_config(settings), lambda: dispatcher.channels)
+    planner = Planner(campaigns, translator, nudge_config(settings), lambda: dispatcher.channels,
+                      render_on_claim=True)
+    dispatcher.render_with(planner)
     nudges = NudgeService(db, clock, planner)
     ticker = Ticker(dispatcher, settings.scheduler, nudges, settings.nudges)
     demo_chat = settings.demo_chat

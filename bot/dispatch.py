@@ -1,7 +1,9 @@
 """Sends recorded deliveries through their channel, after the send-time policy allows it.
 
 Two ways in: `deliver()` right after a turn committed (replies: the fast path) and `drain()` from
-the scheduler tick (everything due: nudges, held messages, retries). Both lease their rows first
+the scheduler tick (everything due: nudges, held messages, retries). A drain first renders a
+batch of planned nudges (`Renderer`: words, send time, link), so that planning stays cheap and
+rendering keeps pace with sending. Both lease their rows first
 (status "claimed"), so a row is never sent by both; both ask the same `SendPolicy` at the moment
 of sending. Just before its provider call a row is marked in flight ("sending"), one by one, so
 a crash leaves few rows in doubt; leases of a process that died are taken up again
@@ -17,6 +19,7 @@ import socket
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Protocol
 
 import structlog
 from sqlalchemy import select
@@ -29,6 +32,7 @@ from bot.locks import KeyedLocks
 from bot.messages import Outbound
 from bot.metrics import Metrics
 from bot.outcomes import OutcomeRecorder
+from core.delivery import PROACTIVE_KINDS
 from scheduler.policy import Decision, SendPolicy
 from storage import claims
 from storage.database import Database
@@ -37,6 +41,12 @@ from storage.tables import Delivery
 
 log = structlog.get_logger("mentorbot.dispatch")
 _PARALLEL_RECIPIENTS = 64
+
+
+class Renderer(Protocol):
+    """Renders up to `limit` planned nudges (scheduler/planner.py `Planner.render`)."""
+
+    def render(self, session: Session, now: datetime, limit: int) -> int: ...
 
 
 class Dispatcher:
@@ -65,6 +75,11 @@ class Dispatcher:
         self._stopping = False
         self._starts: Coalescer[int, set[int]] = Coalescer(self._start_sending)
         self._one_call: dict[str, asyncio.Lock] = {}
+        self._renderer: Renderer | None = None
+
+    def render_with(self, renderer: Renderer) -> None:
+        """Planned nudges are rendered by each drain, a claim's worth at a time."""
+        self._renderer = renderer
 
     def register(self, sender: ChannelSender) -> None:
         self._senders[sender.name] = sender
@@ -125,9 +140,20 @@ class Dispatcher:
         claims.recover_abandoned(
             session, now, claim_lease=self._claim_lease, send_lease=self._send_lease
         )
+        if self._renderer is not None:
+            self._render(session, now, limit)
         rows = claims.claim_due(session, now, limit, self.channels, self.owner)
         allowed = self._judge(session, rows)
         return [outbound_from_row(r) for r in rows if (r.id or 0) in allowed]
+
+    def _render(self, session: Session, now: datetime, limit: int) -> None:
+        """Render planned nudges; a row that cannot be rendered must not stop the sending."""
+        assert self._renderer is not None
+        try:
+            with session.begin_nested():
+                self._renderer.render(session, now, limit)
+        except Exception:
+            log.exception("dispatch.render_failed")
 
     def _judge(self, session: Session, rows: Sequence[Delivery]) -> set[int]:
         """Apply the policy: returns the ids that may go now; holds and suppressions are saved."""
@@ -227,8 +253,9 @@ class Dispatcher:
         the claim still hold the row back (suppressed or held, and not called)."""
         now = self._clock.now()
         rows = [r for r in _rows(session, set(ids)) if claims.leased_to(r, self.owner)]
+        go = [r.id or 0 for r in rows if not _may_change_after_claim(r)]
+        rows = [r for r in rows if _may_change_after_claim(r)]
         facts = claims.facts_for(session, rows)
-        go = []
         for row in rows:
             verdict = self.policy.verdict(facts[row.id or 0], now)
             if verdict.decision is Decision.SEND:
@@ -239,6 +266,14 @@ class Dispatcher:
                 claims.suppress(session, row.id or 0, now, verdict.reason)
                 self._metrics.outbound(row.channel, "suppressed")
         return claims.start_sending(session, go, now, self.owner)
+
+
+def _may_change_after_claim(row: Delivery) -> bool:
+    """Whether the policy's verdict on a claimed row can change before its call. Not for an
+    answer in a chat (no consent purpose, no expiry): a STOP, a PAUSE, quiet hours or a mentor
+    taking over concern proactive messages and SMS only; a blocked chat answers 403 anyway."""
+    return (row.channel == "sms" or row.kind in PROACTIVE_KINDS or row.purpose is not None
+            or row.expires_at is not None)
 
 
 def _judging_order(row: Delivery) -> tuple[int, int]:

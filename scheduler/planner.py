@@ -2,8 +2,10 @@
 
 `plan()` builds one table of every student's persona, consent and reachable identities, then
 runs one INSERT ... SELECT per enabled campaign (higher priority first, so it takes the day's
-topic) for every student at once (storage/plan_sql.py); `render()` then fills the text and the
-send time of the new rows in batches (scheduler/render_batch.py, scheduler/nudge_text.py).
+topic) for every student at once (storage/plan_sql.py); `render()` fills the text and the send
+time of planned rows in batches (scheduler/render_batch.py, scheduler/nudge_text.py). In the
+service the sender renders, a batch in each claim (`render_on_claim`, bot/dispatch.py): a
+planning run then costs the plan alone, and rendering is spread over the sends it feeds.
 Running it twice, or in several processes, creates nothing twice: unique dedupe and topic keys,
 and on PostgreSQL a transaction-scoped advisory lock so planners take turns instead of
 deadlocking.
@@ -55,9 +57,8 @@ class PlanReport:
 
 
 class Planner:
-    """Plans, and unless `render_on_claim`, renders. With `render_on_claim` the rows stay
-    `planned` and whoever claims them to send renders them first: `render_claimed(session,
-    planner.render_context, ids, now)` (scheduler/render_batch.py), saved before sending."""
+    """Plans, and unless `render_on_claim`, renders what it planned. With `render_on_claim` the
+    rows stay `planned` until the sender renders them, as it claims work (`render`)."""
 
     def __init__(self, campaigns: Sequence[Campaign], translator: Translator,
                  config: NudgeConfig, channels: Callable[[], Sequence[str]], *,
@@ -71,9 +72,10 @@ class Planner:
         self.render_context = RenderContext(self.by_id, translator, config)
 
     def run(self, db: Database, now: datetime) -> PlanReport:
-        """Plan (one transaction), then render in batches (one transaction each)."""
+        """Plan (one transaction), then render in batches (one transaction each), unless the
+        sender renders (`render_on_claim`)."""
         report = db.run_sync(lambda s: self.plan(s, now))
-        while (done := db.run_sync(lambda s: self.render(s, now))) > 0:
+        while not self.render_on_claim and (done := db.run_sync(lambda s: self.render(s, now))):
             report.rendered += done
         return report
 
@@ -87,13 +89,15 @@ class Planner:
         # table, cheaper than per candidate and campaign. PostgreSQL: per candidate is cheaper
         # (its correlated subqueries cost more per student than the campaigns save).
         reach = session.get_bind().dialect.name == "sqlite"
-        specs = [replace(self.spec(campaign, now, zones, days), reach_table=reach)
+        specs = [replace(self.spec(campaign, now, zones, days), reach_table=reach,
+                         latest_anchor=True, ref_lookups=True)
                  for campaign in self.campaigns if campaign.id not in paused]
         wanted = [s for s in specs if reach]
         refresh_personas(
             session, now,
             consents=tuple((s.consent, s.implied_consent or s.consent) for s in wanted),
-            channels=tuple(c for s in wanted for c in s.channels))
+            channels=tuple(c for s in wanted for c in s.channels),
+            latest=tuple(s.anchor_type for s in specs if s.anchor_is_latest))
         report = PlanReport()
         for spec in specs:
             planned, held = insert_campaign(session, spec)
@@ -102,10 +106,7 @@ class Planner:
         return report
 
     def render(self, session: Session, now: datetime, limit: int = RENDER_BATCH) -> int:
-        """Render the next batch of planned rows; 0 when none are left (or when rendering is
-        left to the sender: `render_on_claim`)."""
-        if self.render_on_claim:
-            return 0
+        """Render the next batch of planned rows (oldest due first); 0 when none are left."""
         return render_planned(session, self.render_context, now, limit)
 
     def spec(self, campaign: Campaign, now: datetime, zones: Sequence[str],

@@ -12,7 +12,7 @@ settings), so the planner imports this module and not the other way round.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -68,20 +68,6 @@ def render_planned(session: Session, ctx: RenderContext, now: datetime, limit: i
     if rows:
         store.save_rendered(session, render_rows(session, ctx, rows, now), now)
     return len(rows)
-
-
-def render_claimed(session: Session, ctx: RenderContext, ids: Collection[int],
-                   now: datetime) -> list[Rendered]:
-    """Render nudges a sender has just claimed, planned and not rendered yet; writes nothing.
-
-    For rendering when a delivery is claimed rather than when it is planned: the same words,
-    send time, expiry, meta and status as `render_planned` would have saved for these rows at
-    `now`. The caller saves them (`storage.plan_render.save_rendered`, or its own update), then
-    sends those `pending` and due by `now`; the rest are skipped, suppressed, or moved into the
-    person's active hours (a later `due_at`).
-    """
-    rows = store.rows_by_id(session, ids)
-    return render_rows(session, ctx, rows, now) if rows else []
 
 
 def render_rows(session: Session, ctx: RenderContext, rows: Sequence[store.PlannedRow],

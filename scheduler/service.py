@@ -24,6 +24,8 @@ class NudgeService:
     async def plan_tick(self) -> PlanReport:
         now = self.clock.now()
         report = await self.db.run(lambda s: self.planner.plan(s, now))
+        if self.planner.render_on_claim:  # the sender renders what it claims
+            return report
         while (done := await self.db.run(lambda s: self.planner.render(s, now))) > 0:
             report.rendered += done
         return report

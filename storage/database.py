@@ -37,6 +37,9 @@ def _prepare_sqlite(engine: Engine, path: str | None) -> None:
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA busy_timeout=10000")
         cur.execute("PRAGMA foreign_keys=ON")
+        # 64 MB of page cache (the default is 2 MB): the planner's inserts into large indexes
+        # otherwise read the same pages from the OS again and again (1M students: 14 -> 12 s).
+        cur.execute("PRAGMA cache_size=-65536")
         cur.close()
 
     @event.listens_for(engine, "begin")

@@ -150,7 +150,7 @@ def _still_held(session: Session, phone: str, person_id: int) -> bool:
     return bool(holders or identities)
 
 
-_WAITING = ("pending", "held", "review")
+_WAITING = ("planned", "pending", "held", "review")
 # Blanked, and never sent blank: what was still waiting is suppressed.
 _BLANK_DELIVERY = {
     "text": "",

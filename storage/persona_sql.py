@@ -15,6 +15,7 @@ slipping-drop and submission-rate comparisons round exactly like Python's floats
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -23,8 +24,18 @@ from core import persona_rules as rules
 _OUTCOMES = "('class_attended', 'class_missed')"
 
 
-def persona_select(now: datetime, params: dict[str, Any]) -> str:
-    """SELECT person_id, engagement, performance, last_seen_at for every student."""
+# The persona of a student with no event yet.
+NO_EVENTS = ("new", "middle")
+
+
+def persona_select(now: datetime, params: dict[str, Any], latest: Sequence[str] = (), *,
+                   events_only: bool = False) -> str:
+    """SELECT person_id, engagement, performance, last_seen_at for every student; and for each
+    event type in `latest`, the time of the person's latest one (`latest_column`).
+
+    `events_only`: only the students with events (the others have `NO_EVENTS`), driven by the
+    events' aggregate in person order; cheaper for every student at once than joining the
+    aggregate to the people (SQLite would store it and build an index to look it up)."""
     recent_start = now - rules.RECENT_WINDOW
     params.update(
         p_now=now,
@@ -35,14 +46,30 @@ def persona_select(now: datetime, params: dict[str, Any]) -> str:
         p_perf_since=now - rules.PERFORMANCE_WINDOW,
         p_activity=sorted(rules.ACTIVITY_EVENTS),
     )
+    extra = "".join(f", a.{latest_column(t)}" for t in dict.fromkeys(latest))
+    aggregates = _aggregates(latest)
+    source = (f"({aggregates}) a JOIN person p ON p.id = a.person_id" if events_only
+              else f"person p LEFT JOIN ({aggregates}) a ON a.person_id = p.id")
     return f"""
     SELECT p.id AS person_id, {_engagement()} AS engagement, {_performance()} AS performance,
-           COALESCE(a.active_at, a.enrolled_at, a.first_at) AS last_seen_at
-    FROM person p LEFT JOIN ({_aggregates()}) a ON a.person_id = p.id
+           COALESCE(a.active_at, a.enrolled_at, a.first_at) AS last_seen_at{extra}
+    FROM {source}
     WHERE p.role = 'student' AND p.erased_at IS NULL"""
 
 
-def _aggregates() -> str:
+def latest_column(event_type: str) -> str:
+    """The persona's column with the time of the person's latest `event_type` event."""
+    if not event_type.isidentifier():
+        raise ValueError(f"bad event type {event_type!r}")
+    return f"latest_{event_type}"
+
+
+def _quoted(event_type: str) -> str:
+    latest_column(event_type)  # checks the name
+    return f"'{event_type}'"
+
+
+def _aggregates(latest_types: Sequence[str] = ()) -> str:
     # FILTER rather than SUM(CASE ...): it skips the aggregate step for rows that do not count,
     # which is most of them; both engines support it.
     def count(condition: str) -> str:
@@ -55,6 +82,8 @@ def _aggregates() -> str:
     baseline = "e.occurred_at > :p_baseline_start AND e.occurred_at <= :p_recent_start"
     perf = "e.occurred_at > :p_perf_since"
     scored = f"e.type = 'test_completed' AND e.score IS NOT NULL AND {perf}"
+    extra = "".join(f",\n        {latest(f'e.type = {_quoted(t)}')} AS {latest_column(t)}"
+                    for t in dict.fromkeys(latest_types))
     return f"""
       SELECT e.person_id,
         MIN(e.occurred_at) AS first_at,
@@ -68,7 +97,7 @@ def _aggregates() -> str:
         SUM(e.score) FILTER (WHERE {scored}) AS score_sum,
         {count(scored)} AS score_n,
         {count(f"e.type = 'assignment_assigned' AND {perf}")} AS assigned_n,
-        {count(f"e.type = 'assignment_submitted' AND {perf}")} AS submitted_n
+        {count(f"e.type = 'assignment_submitted' AND {perf}")} AS submitted_n{extra}
       FROM learning_event e
       WHERE e.occurred_at <= :p_now
       GROUP BY e.person_id"""
@@ -84,7 +113,7 @@ def _engagement() -> str:
     drop = ("CAST(a.base_att AS DOUBLE PRECISION) / a.base_n"
             " - CAST(a.recent_att AS DOUBLE PRECISION) / a.recent_n")
     return f"""CASE
-      WHEN a.person_id IS NULL THEN 'new'
+      WHEN a.person_id IS NULL THEN '{NO_EVENTS[0]}'
       WHEN a.enrolled_at > :p_new_since
            AND {prior_activity} < {rules.NEW_MAX_PRIOR_ACTIVITY} THEN 'new'
       WHEN COALESCE(a.active_at, a.enrolled_at, a.first_at) <= :p_lapsed_before THEN 'lapsed'
@@ -99,7 +128,7 @@ def _performance() -> str:
     rate_known = f"a.assigned_n >= {rules.MIN_ASSIGNED_FOR_RATE}"
     rate = "CAST(a.submitted_n AS DOUBLE PRECISION) / a.assigned_n"
     return f"""CASE
-      WHEN a.person_id IS NULL THEN 'middle'
+      WHEN a.person_id IS NULL THEN '{NO_EVENTS[1]}'
       WHEN a.score_n > 0 AND a.score_sum < {rules.LOW_SCORE} * a.score_n THEN 'low'
       WHEN {rate_known} AND {rate} < {rules.LOW_SUBMISSION_RATE} THEN 'low'
       WHEN a.score_n > 0 AND a.score_sum >= {rules.HIGH_SCORE} * a.score_n

@@ -56,11 +56,6 @@ def claim_planned(session: Session, limit: int) -> list[PlannedRow]:
     return _with_person_and_anchor(session, d.id.in_(batch.scalar_subquery()))
 
 
-def rows_by_id(session: Session, ids: Iterable[int]) -> list[PlannedRow]:
-    """The deliveries `ids` as rendering reads them (whatever their status), in due order."""
-    return _with_person_and_anchor(session, Delivery.__table__.c.id.in_(set(ids)))  # type: ignore[attr-defined]
-
-
 def _with_person_and_anchor(session: Session, which: ColumnElement[bool]) -> list[PlannedRow]:
     d, p, e = _tables()
     query = (select(d.c.id, d.c.person_id, d.c.campaign_id, d.c.channel, d.c.segment,

@@ -13,14 +13,14 @@ period) and `topic_key` (topic, person, local day; not set on holdout rows).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
 from sqlmodel import Session
 
 from core.holdout import holdout_bucket_sql
-from storage.persona_sql import persona_select
+from storage.persona_sql import NO_EVENTS, latest_column, persona_select
 from storage.sql_params import sql, values_table
 
 PERSONA_TABLE = "plan_persona"
@@ -65,11 +65,22 @@ class PlanSpec:
     occurrences: tuple[Occurrence, ...] = ()
     audience: dict[str, tuple[str, ...]] = field(default_factory=dict)
     reach_table: bool = False  # consent and channels read from the persona table
+    # An absence of the anchor's own type ("no login since this login"): the anchor is the
+    # person's latest such event, read from the persona table (built with `latest`) instead
+    # of looking for a later one after every anchor.
+    latest_anchor: bool = False
+    ref_lookups: bool = False  # "nothing since for this ref" as index lookups (`_none_since`)
+
+    @property
+    def anchor_is_latest(self) -> bool:
+        """Whether `latest_anchor` may apply: the missing event is the anchor's own type."""
+        return self.kind == "absence" and self.missing_type == self.anchor_type \
+            and not self.match_ref
 
 
 def refresh_personas(session: Session, now: datetime,
                      consents: tuple[tuple[str, str], ...] = (),
-                     channels: tuple[str, ...] = ()) -> None:
+                     channels: tuple[str, ...] = (), latest: tuple[str, ...] = ()) -> None:
     """(Re)build this connection's temporary table of every student's persona and reach.
 
     Besides the persona, one column per (purpose, implied purpose) in `consents` says whether
@@ -77,29 +88,47 @@ def refresh_personas(session: Session, now: datetime,
     first reachable identity there (`channel_column`). Campaigns then read one row per
     candidate instead of repeating those lookups (most students are candidates of several
     campaigns), and building it in person order reads consent records and identities in order.
+    For each event type in `latest`, a column holds the time of the person's latest one.
     """
     params: dict[str, Any] = {}
-    select = persona_select(now, params)
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    select = persona_select(now, params, latest, events_only=sqlite)
     reach = [f"CASE WHEN {_consent_test('pp.person_id', purpose, implied, k, params)}"
              f" THEN 1 ELSE 0 END AS {consent_column(purpose, implied)}"
              for k, (purpose, implied) in enumerate(dict.fromkeys(consents))]
     reach += [f"{_first_identity('pp.person_id', channel)} AS {channel_column(channel)}"
               for channel in dict.fromkeys(channels)]
-    columns = "".join(f", {column}" for column in reach)
+    latest_columns = [latest_column(t) for t in dict.fromkeys(latest)]
+    columns = "".join(f", {column}" for column in reach + [f"pp.{c}" for c in latest_columns])
     rows = f"SELECT pp.person_id, pp.engagement, pp.performance{columns} FROM ({select}) pp"
-    if session.get_bind().dialect.name == "postgresql":
+    if not sqlite:
         session.execute(sql(f"DROP TABLE IF EXISTS {PERSONA_TABLE}", {}))
         session.execute(sql(f"CREATE TEMP TABLE {PERSONA_TABLE} AS {rows}", params))
         session.execute(sql(f"CREATE UNIQUE INDEX ON {PERSONA_TABLE} (person_id)", {}))
+        for column in latest_columns:
+            session.execute(sql(f"CREATE INDEX ON {PERSONA_TABLE} ({column})", {}))
         session.execute(sql(f"ANALYZE {PERSONA_TABLE}", {}))
         return
     # A rowid table: one b-tree search per lookup by person instead of index then table.
-    names = ", ".join(column.rsplit(" AS ", 1)[1] + " INTEGER" for column in reach)
+    names = ", ".join([column.rsplit(" AS ", 1)[1] + " INTEGER" for column in reach]
+                      + [f"{column} TIMESTAMP" for column in latest_columns])
     session.execute(sql(f"DROP TABLE IF EXISTS temp.{PERSONA_TABLE}", {}))
     session.execute(sql(
         f"CREATE TEMP TABLE {PERSONA_TABLE} (person_id INTEGER PRIMARY KEY, engagement TEXT,"
         f" performance TEXT{', ' + names if names else ''})", {}))
     session.execute(sql(f"INSERT INTO temp.{PERSONA_TABLE} {rows}", params))
+    # Then the students without events: the same reach, the persona of no events.
+    params.update(no_events_engagement=NO_EVENTS[0], no_events_performance=NO_EVENTS[1])
+    nulls = "".join(f", NULL AS {column}" for column in latest_columns)
+    eventless = f"""SELECT p.id AS person_id, :no_events_engagement AS engagement,
+        :no_events_performance AS performance{nulls} FROM person p
+        WHERE p.role = 'student' AND p.erased_at IS NULL
+          AND NOT EXISTS (SELECT 1 FROM temp.{PERSONA_TABLE} t WHERE t.person_id = p.id)"""
+    session.execute(sql(f"INSERT INTO temp.{PERSONA_TABLE} SELECT pp.person_id, pp.engagement,"
+                        f" pp.performance{columns} FROM ({eventless}) pp", params))
+    for column in latest_columns:  # the students whose latest event falls in a window
+        session.execute(sql(f"CREATE INDEX temp.ix_{PERSONA_TABLE}_{column}"
+                            f" ON {PERSONA_TABLE} ({column})", {}))
 
 
 def consent_column(purpose: str, implied: str) -> str:
@@ -171,6 +200,19 @@ def _candidates(spec: PlanSpec, params: dict[str, Any]) -> str:
     steps = values_table("s", ("step", "hi", "lo"),
                          [(s.step, s.hi, s.lo) for s in spec.steps], params)
     params.update(anchor_type=spec.anchor_type)
+    if spec.latest_anchor and spec.anchor_is_latest:
+        # CROSS JOIN: SQLite keeps this order (per step, the students whose latest time is in
+        # its window, by the persona table's index; then the event at that time) instead of
+        # reading every anchor-type event of the window, or every student.
+        at = f"lp.{latest_column(spec.anchor_type)}"
+        return f"""(SELECT e.person_id AS pid, e.id AS anchor, s.step AS step,
+                   CAST(NULL AS TIMESTAMP) AS fire_at, CAST(NULL AS TEXT) AS local_date,
+                   CAST(e.id AS TEXT) || ':' || CAST(s.step AS TEXT) AS period
+              FROM {steps} CROSS JOIN {PERSONA_TABLE} lp
+              JOIN learning_event e ON e.person_id = lp.person_id AND e.type = :anchor_type
+                   AND e.occurred_at = {at}
+              WHERE {at} <= s.hi AND {at} > s.lo
+                    {_not_resolved(replace(spec, missing_type=None), params)}) c"""
     return f"""(SELECT e.person_id AS pid, e.id AS anchor, s.step AS step,
                    CAST(NULL AS TIMESTAMP) AS fire_at, CAST(NULL AS TEXT) AS local_date,
                    CAST(e.id AS TEXT) || ':' || CAST(s.step AS TEXT) AS period
@@ -183,19 +225,35 @@ def _not_resolved(spec: PlanSpec, params: dict[str, Any]) -> str:
     clauses = ""
     if spec.missing_type:
         params.update(missing_type=spec.missing_type)
-        same = " AND (e.ref IS NULL OR m.ref = e.ref)" if spec.match_ref else ""
-        clauses += f"""
-                AND NOT EXISTS (SELECT 1 FROM learning_event m WHERE m.person_id = e.person_id
-                    AND m.type = :missing_type AND m.occurred_at > e.occurred_at
-                    AND m.occurred_at <= :now{same})"""
+        ref = "same" if spec.match_ref else "any"
+        clauses += _none_since("m", "m.type = :missing_type", ref, spec.ref_lookups)
     if spec.stop_types:
         params.update(stop_types=spec.stop_types)
-        clauses += """
-                AND NOT EXISTS (SELECT 1 FROM learning_event x WHERE x.person_id = e.person_id
-                    AND x.type IN :stop_types AND x.occurred_at > e.occurred_at
-                    AND x.occurred_at <= :now
-                    AND (e.ref IS NULL OR x.ref IS NULL OR x.ref = e.ref))"""
+        clauses += _none_since("x", "x.type IN :stop_types", "same_or_none", spec.ref_lookups)
     return clauses
+
+
+def _none_since(alias: str, type_test: str, ref: str, lookups: bool) -> str:
+    """No such event of the anchor's person after the anchor (up to now) whose ref matches by
+    `ref`: "any"; "same" (the anchor's ref, or any ref if the anchor has none); "same_or_none"
+    (the anchor's ref or none, or any ref if the anchor has none). Written as one lookup per
+    ref rule, each a search of the (ref, type, person, time) index, rather than one lookup with
+    an OR, which no index serves (it reads the row of every later event to compare refs): that
+    one lookup without `lookups`."""
+    since = (f"SELECT 1 FROM learning_event {alias} WHERE {alias}.person_id = e.person_id"
+             f" AND {type_test} AND {alias}.occurred_at > e.occurred_at"
+             f" AND {alias}.occurred_at <= :now")
+    if ref == "any":
+        return f"\n                AND NOT EXISTS ({since})"
+    if not lookups:
+        none = f" OR {alias}.ref IS NULL" if ref == "same_or_none" else ""
+        return (f"\n                AND NOT EXISTS ({since}"
+                f" AND (e.ref IS NULL{none} OR {alias}.ref = e.ref))")
+    tests = [f"NOT EXISTS ({since} AND {alias}.ref = e.ref)"]
+    if ref == "same_or_none":
+        tests.append(f"NOT EXISTS ({since} AND {alias}.ref IS NULL)")
+    tests.append(f"(e.ref IS NOT NULL OR NOT EXISTS ({since}))")
+    return "".join(f"\n                AND {test}" for test in tests)
 
 
 def _channel_choice(channels: tuple[str, ...], reach_table: bool) -> str:

@@ -40,9 +40,13 @@ class Identity(SQLModel, table=True):
     """How to reach a person on one channel; one person may have several."""
 
     __tablename__ = "identity"
-    __table_args__ = (UniqueConstraint("channel", "address", name="uq_identity_channel_address"),)
+    __table_args__ = (
+        UniqueConstraint("channel", "address", name="uq_identity_channel_address"),
+        # Covering for "the person's first reachable identity on a channel" (the planner).
+        Index("ix_identity_person_channel", "person_id", "channel", "reachable"),
+    )
     id: int | None = Field(default=None, primary_key=True)
-    person_id: int = Field(foreign_key="person.id", index=True)
+    person_id: int = Field(foreign_key="person.id")
     channel: str
     address: str
     reachable: bool = True
@@ -127,6 +131,10 @@ class Delivery(SQLModel, table=True):
             sqlite_where=text(UNENGAGED_NUDGE),
             postgresql_where=text(UNENGAGED_NUDGE),
         ),
+        # Partial: most rows have neither (planned nudges, by the hundred thousand, skip them).
+        *(Index(f"ix_delivery_{column}", column, sqlite_where=text(f"{column} IS NOT NULL"),
+                postgresql_where=text(f"{column} IS NOT NULL"))
+          for column in ("external_id", "parent_id")),
     )
     id: int | None = Field(default=None, primary_key=True)
     person_id: int | None = Field(default=None, foreign_key="person.id")
@@ -147,7 +155,7 @@ class Delivery(SQLModel, table=True):
     expires_at: datetime | None = _utc(nullable=True)
     dedupe_key: str | None = Field(default=None, unique=True)
     attempts: int = 0
-    external_id: str | None = Field(default=None, index=True)
+    external_id: str | None = None
     error: str | None = None
     segments: int | None = None
     encoding: str | None = None
@@ -161,14 +169,14 @@ class Delivery(SQLModel, table=True):
     segment: str | None = None  # "engagement.performance" when planned; the UTM term
     anchor_event_id: int | None = None  # the learning event that triggered it
     step: int = 0  # 0 for the first send, 1.. for repeats
-    parent_id: int | None = Field(default=None, index=True)  # cascade follow-ups
+    parent_id: int | None = None  # cascade follow-ups
     delivered_at: datetime | None = _utc(nullable=True)
     engaged_at: datetime | None = _utc(nullable=True)
     converted_at: datetime | None = _utc(nullable=True)
     outcome: str | None = None  # converted | expired, once the attribution window closes
 
 
-PENDING_STATUSES = ("pending", "held")
+PENDING_STATUSES = ("planned", "pending", "held")  # not sent yet, and no call started
 
 
 class LearningEvent(SQLModel, table=True):
@@ -176,10 +184,13 @@ class LearningEvent(SQLModel, table=True):
 
     __tablename__ = "learning_event"
     __table_args__ = (
-        Index("ix_event_person_type_time", "person_id", "type", "occurred_at"),
-        Index("ix_event_type_time", "type", "occurred_at"),  # the planner's anchors
-        # Social proof per class, assignment or test; covering, so counting reads the index only.
-        Index("ix_event_ref_type", "ref", "type", "person_id"),
+        # Covering for the planner's personas (a scan of the whole index: kept narrow) and for
+        # its campaigns' anchors: it reads these indexes only, never the rows with payloads.
+        Index("ix_event_person_type_time", "person_id", "type", "occurred_at", "score"),
+        Index("ix_event_type_time", "type", "occurred_at", "person_id", "ref"),
+        # Social proof per class, assignment or test, and the planner's "nothing since for this
+        # class" checks; covering, so both read the index only.
+        Index("ix_event_ref_type", "ref", "type", "person_id", "occurred_at"),
     )
     id: int | None = Field(default=None, primary_key=True)
     event_id: str = Field(unique=True)  # the sender's id: a batch sent twice is stored once

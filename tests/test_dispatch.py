@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from bot.app import Runtime, build_runtime
-from bot.channels.base import SendResult
+from bot.channels.base import Begin, SendResult
 from bot.clock import FakeClock
-from bot.messages import Reply
+from bot.messages import Outbound, Reply
 from storage.claims import claim_due
 from storage.outbox import add_replies, outbound_from_row
 from storage.tables import Delivery, OptOut, Person
@@ -126,3 +127,44 @@ def test_two_claimers_never_share_a_row(world: World) -> None:
     expected = 0 if runtime.db.dialect == "postgresql" else 15
     assert len(remaining) == expected
     assert runtime.db.run_sync(lambda s: len(list(s.execute(select(Delivery.id)).scalars()))) == 40
+
+
+async def test_a_stop_after_the_claim_holds_back_a_nudge_but_not_an_answer(
+    database_url: str,
+) -> None:
+    """Each call is judged again, except an answer in a chat, which no later STOP concerns."""
+    from storage.chat_opt_outs import opt_out_chat
+    from storage.tables import Identity
+
+    class StopAtFirstCall(RecordingSender):
+        async def send(self, outbound: Outbound, begin: Begin) -> SendResult:
+            if not self.sent and not stopped:
+                stopped.append(True)
+                runtime.db.run_sync(lambda s: opt_out_chat(s, "telegram", "777", clock.now()))
+            return await super().send(outbound, begin)
+
+    stopped: list[bool] = []
+    clock = FakeClock(datetime(2026, 11, 24, 15, 0, tzinfo=UTC))  # 10:00 in New York
+    telegram = StopAtFirstCall("telegram")
+    runtime = build_runtime(make_settings(database_url), clock=clock,
+                            senders={"telegram": telegram})
+
+    def write(session: Any) -> list[int]:
+        person = Person(role="student", time_zone="America/New_York", created_at=clock.now())
+        session.add(person)
+        session.flush()
+        session.add(Identity(person_id=person.id, channel="telegram", address="777",
+                             created_at=clock.now()))
+        return [add_replies(session, person_id=person.id, channel="telegram", address="777",
+                            replies=[Reply(text)], now=clock.now(), kind=kind)[0].delivery_id
+                for text, kind in (("Your answer", "reply"), ("A nudge", "nudge"))]
+
+    answer, nudge = runtime.db.run_sync(write)
+    try:
+        await runtime.dispatcher.drain()
+        assert stopped and [o.reply.text for o in telegram.sent] == ["Your answer"]
+        assert status(runtime, answer)[0] == "sent"
+        assert (status(runtime, nudge)[0], status(runtime, nudge)[2]) == ("suppressed",
+                                                                          "opted_out")
+    finally:
+        runtime.db.close()

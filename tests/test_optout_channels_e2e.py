@@ -21,6 +21,7 @@ from storage.outbox import add_replies
 from storage.people import person_by_identity
 from storage.tables import Delivery, Identity
 from tests.conftest import START, make_settings
+from tests.postgres_server import fresh_database
 from tests.telegram_world import World, free_port, serving, telegram_world
 from tests.transcript import add_student
 
@@ -74,10 +75,18 @@ async def sent_now(runtime: Runtime, delivery_id: int) -> tuple[str, str | None]
 async def world(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[World]:
+    """SQLite in both modes; "postgres": webhook mode on PostgreSQL (`ALSO_ON_POSTGRES`)."""
     path: Path = tmp_path_factory.mktemp(f"optout-{request.param}") / "tg.sqlite3"
-    async with telegram_world(f"sqlite:///{path}", request.param, FakeClock(START),
-                              per_chat_per_second=5) as w:  # fmt: skip
+    url, mode = f"sqlite:///{path}", request.param
+    if request.param == "postgres":
+        url, mode = fresh_database(request.getfixturevalue("postgres_server_url")), "webhook"
+    async with telegram_world(url, mode, FakeClock(START), per_chat_per_second=5) as w:
         yield w
+
+
+# STOP and START also run on PostgreSQL, over the same real HTTP.
+ALSO_ON_POSTGRES = pytest.mark.parametrize("world", ["polling", "webhook", "postgres"],
+                                           indirect=True)  # fmt: skip
 
 
 def telegram_student(world: World, name: str) -> int:
@@ -97,6 +106,7 @@ async def says(world: World, uid: int, text: str) -> list[str]:
     return [r.text or "" for r in (await world.settle(uid))[before:]]
 
 
+@ALSO_ON_POSTGRES
 async def test_stop_on_telegram_stops_nudges_there_and_start_resumes_them(world: World) -> None:
     uid = telegram_student(world, "Ana")
     chat, runtime = str(uid), world.runtime
@@ -125,6 +135,7 @@ async def test_stop_inside_a_sentence_is_an_ordinary_message(world: World) -> No
     assert not identity(world.runtime, "telegram", str(uid)).opted_out
 
 
+@ALSO_ON_POSTGRES
 async def test_pause_on_telegram_then_start_resumes_at_once(world: World) -> None:
     uid = telegram_student(world, "Cleo")
     chat, runtime = str(uid), world.runtime
@@ -149,6 +160,7 @@ async def test_help_says_how_to_stop_and_the_help_command_keeps_its_menu(world: 
     assert menu.startswith("I'm your mentor bot")
 
 
+@ALSO_ON_POSTGRES
 async def test_blocking_the_bot_marks_the_chat_unreachable_until_it_is_unblocked(
     world: World,
 ) -> None:

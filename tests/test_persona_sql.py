@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlmodel import Session
 
 from scheduler.personas import Event, engagement_persona, performance_persona
 from storage.database import Database
-from storage.persona_sql import persona_select
+from storage.persona_sql import latest_column, persona_select
+from storage.plan_render import read_instant
+from storage.plan_sql import PERSONA_TABLE, refresh_personas
 from storage.sql_params import sql
 from storage.tables import LearningEvent, Person
 
@@ -69,16 +75,39 @@ def store(db: Database, histories: dict[str, list[Event]]) -> dict[int, str]:
     return db.run_sync(write)
 
 
-def sql_personas(db: Database) -> dict[int, tuple[str, str]]:
+def sql_personas(db: Database, source: str = "select") -> dict[int, tuple[str, str]]:
+    """Personas from `persona_select`, or from the planner's persona table (built another way
+    on SQLite: from the events' aggregate, then the students without events)."""
+    if source == "planner_table":
+        def read(session: Session) -> list[Any]:
+            refresh_personas(session, NOW, latest=("login",))
+            rows = session.execute(sql(f"SELECT person_id, engagement, performance,"
+                                       f" {latest_column('login')} FROM {PERSONA_TABLE}", {}))
+            return rows.all()
+
+        rows = db.run_sync(read)
+        latest = {pid: read_instant(at) if isinstance(at, str) else at
+                  for pid, _eng, _perf, at in rows}
+        expected = db.run_sync(lambda s: dict(s.execute(sql(
+            "SELECT person_id, MAX(occurred_at) FROM learning_event WHERE type = 'login'"
+            " AND occurred_at <= :now GROUP BY person_id", {"now": NOW})).all()))
+        assert {pid: at for pid, at in latest.items() if at is not None} == {
+            pid: read_instant(at) if isinstance(at, str) else at for pid, at in expected.items()
+            if pid in latest}
+        return {pid: (eng, perf) for pid, eng, perf, _at in rows}
     params: dict[str, object] = {}
     query = persona_select(NOW, params)
-    rows = db.run_sync(lambda s: s.execute(sql(query, params)).all())
-    return {pid: (eng, perf) for pid, eng, perf, _seen in rows}
+    found = db.run_sync(lambda s: s.execute(sql(query, params)).all())
+    return {pid: (eng, perf) for pid, eng, perf, _seen in found}
 
 
-def test_sql_and_python_agree_on_example_histories(db: Database) -> None:
+SOURCES = pytest.mark.parametrize("source", ["select", "planner_table"])
+
+
+@SOURCES
+def test_sql_and_python_agree_on_example_histories(db: Database, source: str) -> None:
     names = store(db, EXAMPLES)
-    found = sql_personas(db)
+    found = sql_personas(db, source)
     expected = {pid: (engagement_persona(EXAMPLES[n], NOW).value,
                       performance_persona(EXAMPLES[n], NOW).value) for pid, n in names.items()}
     assert found == expected
@@ -87,11 +116,12 @@ def test_sql_and_python_agree_on_example_histories(db: Database) -> None:
     assert by_name["high"][1] == "high" and by_name["low_submissions"][1] == "low"
 
 
-def test_sql_and_python_agree_on_random_histories(db: Database) -> None:
+@SOURCES
+def test_sql_and_python_agree_on_random_histories(db: Database, source: str) -> None:
     rng = random.Random(20261123)
     histories = {f"r{i}": random_history(rng) for i in range(150)}
     names = store(db, histories)
-    found = sql_personas(db)
+    found = sql_personas(db, source)
     for pid, name in names.items():
         history = histories[name]
         expected = (engagement_persona(history, NOW).value,
