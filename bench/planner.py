@@ -13,7 +13,8 @@ planned row, a claim's worth of 500 at a time, as `Dispatcher.drain` renders the
 the process CPU time is printed too (the database works in-process): on a loaded machine it
 moves less than the wall time. The last line printed is one JSON object with the figures: per
 engine and size the planning run's seconds, `*_render` the rendering at claim time, `*_cpu`
-the planning run's CPU seconds.
+the planning run's CPU seconds; on SQLite, `*_baseline_render_in_run` times the same data planned
+and rendered in one run, as before rendering moved to the claim (a baseline from the same run).
 """
 
 from __future__ import annotations
@@ -111,12 +112,12 @@ class Timing:
 CLAIM = 500  # rows one sender's drain claims (and renders) by default
 
 
-def plan(url: str) -> Timing:
+def plan(url: str, *, render_on_claim: bool = True) -> Timing:
     settings = Settings(_env_file=None, database_url=url)  # type: ignore[call-arg]
     db = Database(create_db_engine(url))
     translator = Translator(settings.locales_dir, SUPPORTED_LOCALES)
     planner = Planner(load_campaigns(settings.nudges.campaigns_file), translator, NudgeConfig(),
-                      lambda: ["telegram", "webchat", "sms"], render_on_claim=True)
+                      lambda: ["telegram", "webchat", "sms"], render_on_claim=render_on_claim)
     timing = Timing()
     started, cpu = time.perf_counter(), time.process_time()
     report = planner.run(db, NOW)
@@ -135,6 +136,7 @@ def run_engine(engine: str, sizes: list[int], server_url: str | None,
     results: dict[str, float] = {}
     renders: dict[str, float] = {}
     cpus: dict[str, float] = {}
+    baselines: dict[str, float] = {}
     for size in sizes:
         if engine == "sqlite":
             url = f"sqlite:///{tempfile.mkdtemp(prefix='bench-plan-')}/b.sqlite3"
@@ -144,6 +146,7 @@ def run_engine(engine: str, sizes: list[int], server_url: str | None,
         upgrade(url)
         (load_sqlite if engine == "sqlite" else load_postgres)(url, size)
         loaded = time.perf_counter() - load_started
+        baseline = _copy(url) if engine == "sqlite" else None
         timing = plan(url)
         results[str(size)] = round(timing.run, 2)
         renders[str(size)] = round(timing.render, 2)
@@ -154,8 +157,27 @@ def run_engine(engine: str, sizes: list[int], server_url: str | None,
               f"nudges planned; rendered at claim time: {timing.rendered:,} in "
               f"{timing.render:6.2f}s ({per_row:.0f} us a row); peak RSS {_rss_mb():.0f} MB",
               flush=True)
+        if baseline is not None:
+            # The same data planned as before rendering moved to the claim: a baseline taken
+            # on this machine in this run, as its speed varies from hour to hour.
+            before = plan(baseline, render_on_claim=False)
+            Path(baseline.removeprefix("sqlite:///")).unlink()
+            baselines[str(size)] = round(before.run, 2)
+            print(f"{'':8} {'':9}  baseline: planning and rendering in the run "
+                  f"{before.run:6.2f}s; ratio {timing.run / before.run:.2f}", flush=True)
     figures[engine], figures[f"{engine}_render"], figures[f"{engine}_cpu"] = (
         results, renders, cpus)
+    if baselines:
+        figures[f"{engine}_baseline_render_in_run"] = baselines
+
+
+def _copy(url: str) -> str:
+    """A copy of a loaded SQLite database, for the baseline."""
+    import shutil
+
+    source = url.removeprefix("sqlite:///")
+    shutil.copyfile(source, source + ".baseline")
+    return f"sqlite:///{source}.baseline"
 
 
 def _fresh_database(server_url: str, name: str) -> str:
