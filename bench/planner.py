@@ -14,13 +14,15 @@ the process CPU time is printed too (the database works in-process): on a loaded
 moves less than the wall time. The last line printed is one JSON object with the figures: per
 engine and size the planning run's seconds, `*_render` the rendering at claim time, `*_cpu`
 the planning run's CPU seconds; on SQLite, `*_baseline_render_in_run` times the same data planned
-and rendered in one run, as before rendering moved to the claim (a baseline from the same run).
+and rendered in one run with the personas computed in one process, as before rendering moved to
+the claim and the personas were split over two processes (a baseline from the same run).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
 import sys
@@ -37,7 +39,7 @@ from bench.cohort import event_rows, person_rows
 from bot.i18n import Translator
 from bot.settings import SUPPORTED_LOCALES, Settings
 from scheduler.campaigns import load_campaigns
-from scheduler.planner import NudgeConfig, Planner
+from scheduler.planner import SPLIT_PERSONAS_FROM, NudgeConfig, Planner
 from storage.database import Database, create_db_engine
 from storage.migrate import upgrade
 
@@ -112,12 +114,13 @@ class Timing:
 CLAIM = 500  # rows one sender's drain claims (and renders) by default
 
 
-def plan(url: str, *, render_on_claim: bool = True) -> Timing:
+def plan(url: str, *, render_on_claim: bool = True, split: bool = True) -> Timing:
     settings = Settings(_env_file=None, database_url=url)  # type: ignore[call-arg]
     db = Database(create_db_engine(url))
     translator = Translator(settings.locales_dir, SUPPORTED_LOCALES)
     planner = Planner(load_campaigns(settings.nudges.campaigns_file), translator, NudgeConfig(),
-                      lambda: ["telegram", "webchat", "sms"], render_on_claim=render_on_claim)
+                      lambda: ["telegram", "webchat", "sms"], render_on_claim=render_on_claim,
+                      split_personas_from=SPLIT_PERSONAS_FROM if split else None)
     timing = Timing()
     started, cpu = time.perf_counter(), time.process_time()
     report = planner.run(db, NOW)
@@ -147,6 +150,7 @@ def run_engine(engine: str, sizes: list[int], server_url: str | None,
         (load_sqlite if engine == "sqlite" else load_postgres)(url, size)
         loaded = time.perf_counter() - load_started
         baseline = _copy(url) if engine == "sqlite" else None
+        os.sync()  # the load's and the copy's writes reach the disk before, not during, the run
         timing = plan(url)
         results[str(size)] = round(timing.run, 2)
         renders[str(size)] = round(timing.render, 2)
@@ -155,15 +159,17 @@ def run_engine(engine: str, sizes: list[int], server_url: str | None,
         print(f"{engine:8} {size:>9,} students: load {loaded:6.1f}s, planning run "
               f"{timing.run:6.2f}s (this process's CPU {timing.cpu:6.2f}s), {timing.rows:,} "
               f"nudges planned; rendered at claim time: {timing.rendered:,} in "
-              f"{timing.render:6.2f}s ({per_row:.0f} us a row); peak RSS {_rss_mb():.0f} MB",
+              f"{timing.render:6.2f}s ({per_row:.0f} us a row); peak RSS {_rss_mb():.0f} MB"
+              f" (its child's {_child_rss_mb():.0f} MB)",
               flush=True)
         if baseline is not None:
-            # The same data planned as before rendering moved to the claim: a baseline taken
-            # on this machine in this run, as its speed varies from hour to hour.
-            before = plan(baseline, render_on_claim=False)
+            # The same data planned as at the start (rendering in the run, the personas in
+            # one process): a baseline taken on this machine in this run, as its speed varies
+            # from hour to hour.
+            before = plan(baseline, render_on_claim=False, split=False)
             Path(baseline.removeprefix("sqlite:///")).unlink()
             baselines[str(size)] = round(before.run, 2)
-            print(f"{'':8} {'':9}  baseline: planning and rendering in the run "
+            print(f"{'':8} {'':9}  baseline: planning and rendering in the run, in one process "
                   f"{before.run:6.2f}s; ratio {timing.run / before.run:.2f}", flush=True)
     figures[engine], figures[f"{engine}_render"], figures[f"{engine}_cpu"] = (
         results, renders, cpus)
@@ -193,6 +199,12 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _child_rss_mb() -> float:
+    """The largest child process's peak (SQLite's planner computes half of the personas in
+    one, beside this process)."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000,1000000")
@@ -213,6 +225,7 @@ def main() -> None:
     if isinstance(sqlite, dict) and "100000" in sqlite and "1000000" in sqlite:
         figures["growth_100k_to_1m"] = round(sqlite["1000000"] / sqlite["100000"], 2)
     figures["peak_rss_mb"] = round(_rss_mb(), 1)
+    figures["peak_rss_child_mb"] = round(_child_rss_mb(), 1)
     figures["total_seconds"] = round(time.perf_counter() - started, 1)
     print(json.dumps(figures))
 

@@ -42,6 +42,9 @@ from storage.tables import Person
 
 PLANNER_LOCK = 0x6E75646765  # "nudge": one planner at a time on PostgreSQL
 RENDER_BATCH = 5_000
+# From this many person ids, SQLite computes half of the personas in a child process, on the
+# second core: below it, starting the child costs more than the split saves.
+SPLIT_PERSONAS_FROM = 100_000
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -62,24 +65,30 @@ class Planner:
 
     def __init__(self, campaigns: Sequence[Campaign], translator: Translator,
                  config: NudgeConfig, channels: Callable[[], Sequence[str]], *,
-                 render_on_claim: bool = False) -> None:
+                 render_on_claim: bool = False,
+                 split_personas_from: int | None = SPLIT_PERSONAS_FROM) -> None:
         self.campaigns = sorted((c for c in campaigns if c.enabled), key=lambda c: -c.priority)
         self.by_id = {c.id: c for c in campaigns}
         self.translator = translator
         self.config = config
         self._channels = channels
         self.render_on_claim = render_on_claim
+        self.split_personas_from = split_personas_from  # None: always in one process
         self.render_context = RenderContext(self.by_id, translator, config)
 
     def run(self, db: Database, now: datetime) -> PlanReport:
         """Plan (one transaction), then render in batches (one transaction each), unless the
         sender renders (`render_on_claim`)."""
-        report = db.run_sync(lambda s: self.plan(s, now))
+        report = db.run_sync(lambda s: self.plan(s, now, own_transaction=True))
         while not self.render_on_claim and (done := db.run_sync(lambda s: self.render(s, now))):
             report.rendered += done
         return report
 
-    def plan(self, session: Session, now: datetime) -> PlanReport:
+    def plan(self, session: Session, now: datetime, *,
+             own_transaction: bool = False) -> PlanReport:
+        """Plan every enabled, unpaused campaign in `session`'s transaction. `own_transaction`:
+        the transaction began for this plan and has written nothing, so another process reads
+        the same data (SQLite then computes half of the personas in a child process)."""
         if session.get_bind().dialect.name == "postgresql":
             session.execute(text(f"SELECT pg_advisory_xact_lock({PLANNER_LOCK})"))
         zones = self._zones(session)
@@ -97,7 +106,8 @@ class Planner:
             session, now,
             consents=tuple((s.consent, s.implied_consent or s.consent) for s in wanted),
             channels=tuple(c for s in wanted for c in s.channels),
-            latest=tuple(s.anchor_type for s in specs if s.anchor_is_latest))
+            latest=tuple(s.anchor_type for s in specs if s.anchor_is_latest),
+            split_from=self.split_personas_from if own_transaction else None)
         report = PlanReport()
         for spec in specs:
             planned, held = insert_campaign(session, spec)

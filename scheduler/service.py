@@ -23,7 +23,7 @@ class NudgeService:
 
     async def plan_tick(self) -> PlanReport:
         now = self.clock.now()
-        report = await self.db.run(lambda s: self.planner.plan(s, now))
+        report = await self.db.run(lambda s: self.planner.plan(s, now, own_transaction=True))
         if self.planner.render_on_claim:  # the sender renders what it claims
             return report
         while (done := await self.db.run(lambda s: self.planner.render(s, now))) > 0:

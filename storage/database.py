@@ -24,6 +24,10 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+# A pooled SQLite connection's info key: aliases of attached files to detach when it returns.
+DETACH_ON_CHECKIN = "mentorbot_detach_on_checkin"
+
+
 def _prepare_sqlite(engine: Engine, path: str | None) -> None:
     if path and path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -41,6 +45,13 @@ def _prepare_sqlite(engine: Engine, path: str | None) -> None:
         # otherwise read the same pages from the OS again and again (1M students: 14 -> 12 s).
         cur.execute("PRAGMA cache_size=-65536")
         cur.close()
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(dbapi_conn: Any, record: Any) -> None:
+        # Files attached inside a transaction (storage/side_query.py): SQLite cannot detach
+        # them before that transaction ends, which it has by now.
+        for alias in record.info.pop(DETACH_ON_CHECKIN, ()):
+            dbapi_conn.execute(f"DETACH DATABASE {alias}")
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:

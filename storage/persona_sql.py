@@ -29,13 +29,14 @@ NO_EVENTS = ("new", "middle")
 
 
 def persona_select(now: datetime, params: dict[str, Any], latest: Sequence[str] = (), *,
-                   events_only: bool = False) -> str:
+                   events_only: bool = False, persons: tuple[int, int] | None = None) -> str:
     """SELECT person_id, engagement, performance, last_seen_at for every student; and for each
     event type in `latest`, the time of the person's latest one (`latest_column`).
 
     `events_only`: only the students with events (the others have `NO_EVENTS`), driven by the
     events' aggregate in person order; cheaper for every student at once than joining the
-    aggregate to the people (SQLite would store it and build an index to look it up)."""
+    aggregate to the people (SQLite would store it and build an index to look it up).
+    `persons`: only the students with ids in [lo, hi), a range of the events' person index."""
     recent_start = now - rules.RECENT_WINDOW
     params.update(
         p_now=now,
@@ -47,14 +48,28 @@ def persona_select(now: datetime, params: dict[str, Any], latest: Sequence[str] 
         p_activity=sorted(rules.ACTIVITY_EVENTS),
     )
     extra = "".join(f", a.{latest_column(t)}" for t in dict.fromkeys(latest))
-    aggregates = _aggregates(latest)
+
+    def in_range(column: str) -> str:
+        return "" if persons is None else f" AND {column} >= :p_lo AND {column} < :p_hi"
+
+    if persons is not None:
+        params.update(p_lo=persons[0], p_hi=persons[1])
+    aggregates = _aggregates(latest, in_range("e.person_id"))
     source = (f"({aggregates}) a JOIN person p ON p.id = a.person_id" if events_only
               else f"person p LEFT JOIN ({aggregates}) a ON a.person_id = p.id")
     return f"""
     SELECT p.id AS person_id, {_engagement()} AS engagement, {_performance()} AS performance,
-           COALESCE(a.active_at, a.enrolled_at, a.first_at) AS last_seen_at{extra}
+           {_LAST_SEEN} AS last_seen_at{extra}
     FROM {source}
-    WHERE p.role = 'student' AND p.erased_at IS NULL"""
+    WHERE p.role = 'student' AND p.erased_at IS NULL{in_range("p.id")}"""
+
+
+# The latest activity, else enrolment, else first event. The first event is looked up only for
+# the few students with neither (COALESCE stops at the first non-null on both engines): a
+# MIN over every event would cost a step per event for all students.
+_LAST_SEEN = """COALESCE(a.active_at, a.enrolled_at,
+        (SELECT MIN(f.occurred_at) FROM learning_event f
+         WHERE f.person_id = a.person_id AND f.occurred_at <= :p_now))"""
 
 
 def latest_column(event_type: str) -> str:
@@ -69,7 +84,7 @@ def _quoted(event_type: str) -> str:
     return f"'{event_type}'"
 
 
-def _aggregates(latest_types: Sequence[str] = ()) -> str:
+def _aggregates(latest_types: Sequence[str] = (), in_range: str = "") -> str:
     # FILTER rather than SUM(CASE ...): it skips the aggregate step for rows that do not count,
     # which is most of them; both engines support it.
     def count(condition: str) -> str:
@@ -86,7 +101,6 @@ def _aggregates(latest_types: Sequence[str] = ()) -> str:
                     for t in dict.fromkeys(latest_types))
     return f"""
       SELECT e.person_id,
-        MIN(e.occurred_at) AS first_at,
         {latest("e.type = 'enrolled'")} AS enrolled_at,
         {latest("e.type IN :p_activity")} AS active_at,
         {latest("e.type = 'class_attended'")} AS attended_at,
@@ -99,7 +113,7 @@ def _aggregates(latest_types: Sequence[str] = ()) -> str:
         {count(f"e.type = 'assignment_assigned' AND {perf}")} AS assigned_n,
         {count(f"e.type = 'assignment_submitted' AND {perf}")} AS submitted_n{extra}
       FROM learning_event e
-      WHERE e.occurred_at <= :p_now
+      WHERE e.occurred_at <= :p_now{in_range}
       GROUP BY e.person_id"""
 
 
@@ -116,7 +130,7 @@ def _engagement() -> str:
       WHEN a.person_id IS NULL THEN '{NO_EVENTS[0]}'
       WHEN a.enrolled_at > :p_new_since
            AND {prior_activity} < {rules.NEW_MAX_PRIOR_ACTIVITY} THEN 'new'
-      WHEN COALESCE(a.active_at, a.enrolled_at, a.first_at) <= :p_lapsed_before THEN 'lapsed'
+      WHEN {_LAST_SEEN} <= :p_lapsed_before THEN 'lapsed'
       WHEN {misses_after_attended} >= {rules.MISSED_IN_A_ROW} THEN 'slipping'
       WHEN a.recent_n >= {rules.SLIPPING_MIN_RECENT_CLASSES}
            AND a.base_n >= {rules.SLIPPING_MIN_BASELINE_CLASSES}

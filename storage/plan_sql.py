@@ -21,6 +21,7 @@ from sqlmodel import Session
 
 from core.holdout import holdout_bucket_sql
 from storage.persona_sql import NO_EVENTS, latest_column, persona_select
+from storage.side_query import insert_beside, shares_data
 from storage.sql_params import sql, values_table
 
 PERSONA_TABLE = "plan_persona"
@@ -80,7 +81,8 @@ class PlanSpec:
 
 def refresh_personas(session: Session, now: datetime,
                      consents: tuple[tuple[str, str], ...] = (),
-                     channels: tuple[str, ...] = (), latest: tuple[str, ...] = ()) -> None:
+                     channels: tuple[str, ...] = (), latest: tuple[str, ...] = (), *,
+                     split_from: int | None = None) -> None:
     """(Re)build this connection's temporary table of every student's persona and reach.
 
     Besides the persona, one column per (purpose, implied purpose) in `consents` says whether
@@ -89,21 +91,31 @@ def refresh_personas(session: Session, now: datetime,
     candidate instead of repeating those lookups (most students are candidates of several
     campaigns), and building it in person order reads consent records and identities in order.
     For each event type in `latest`, a column holds the time of the person's latest one.
+
+    `split_from`: on a SQLite file with at least this many person ids, half of the students
+    are computed by a child process, on another core (`side_query`). Only for a session whose
+    transaction has written nothing yet, so that the child reads the same data.
     """
-    params: dict[str, Any] = {}
+    reach_params: dict[str, Any] = {}
     sqlite = session.get_bind().dialect.name == "sqlite"
-    select = persona_select(now, params, latest, events_only=sqlite)
-    reach = [f"CASE WHEN {_consent_test('pp.person_id', purpose, implied, k, params)}"
+    reach = [f"CASE WHEN {_consent_test('pp.person_id', purpose, implied, k, reach_params)}"
              f" THEN 1 ELSE 0 END AS {consent_column(purpose, implied)}"
              for k, (purpose, implied) in enumerate(dict.fromkeys(consents))]
     reach += [f"{_first_identity('pp.person_id', channel)} AS {channel_column(channel)}"
               for channel in dict.fromkeys(channels)]
     latest_columns = [latest_column(t) for t in dict.fromkeys(latest)]
     columns = "".join(f", {column}" for column in reach + [f"pp.{c}" for c in latest_columns])
-    rows = f"SELECT pp.person_id, pp.engagement, pp.performance{columns} FROM ({select}) pp"
+
+    def rows(persons: tuple[int, int] | None = None) -> tuple[str, dict[str, Any]]:
+        params = dict(reach_params)
+        select = persona_select(now, params, latest, events_only=sqlite, persons=persons)
+        return (f"SELECT pp.person_id, pp.engagement, pp.performance{columns}"
+                f" FROM ({select}) pp"), params
+
     if not sqlite:
+        statement, params = rows()
         session.execute(sql(f"DROP TABLE IF EXISTS {PERSONA_TABLE}", {}))
-        session.execute(sql(f"CREATE TEMP TABLE {PERSONA_TABLE} AS {rows}", params))
+        session.execute(sql(f"CREATE TEMP TABLE {PERSONA_TABLE} AS {statement}", params))
         session.execute(sql(f"CREATE UNIQUE INDEX ON {PERSONA_TABLE} (person_id)", {}))
         for column in latest_columns:
             session.execute(sql(f"CREATE INDEX ON {PERSONA_TABLE} ({column})", {}))
@@ -116,9 +128,20 @@ def refresh_personas(session: Session, now: datetime,
     session.execute(sql(
         f"CREATE TEMP TABLE {PERSONA_TABLE} (person_id INTEGER PRIMARY KEY, engagement TEXT,"
         f" performance TEXT{', ' + names if names else ''})", {}))
-    session.execute(sql(f"INSERT INTO temp.{PERSONA_TABLE} {rows}", params))
+    halves = _halves(session, split_from)
+    if halves is None:
+        statement, params = rows()
+        session.execute(sql(f"INSERT INTO temp.{PERSONA_TABLE} {statement}", params))
+    else:  # the lower half here, the upper beside it, appended after: still in person order
+        (own, own_params), (side, side_params) = rows(halves[0]), rows(halves[1])
+
+        def own_part() -> None:
+            session.execute(sql(f"INSERT INTO temp.{PERSONA_TABLE} {own}", own_params))
+
+        insert_beside(session, f"temp.{PERSONA_TABLE}", side, side_params, own_part)
     # Then the students without events: the same reach, the persona of no events.
-    params.update(no_events_engagement=NO_EVENTS[0], no_events_performance=NO_EVENTS[1])
+    params = dict(reach_params, no_events_engagement=NO_EVENTS[0],
+                  no_events_performance=NO_EVENTS[1])
     nulls = "".join(f", NULL AS {column}" for column in latest_columns)
     eventless = f"""SELECT p.id AS person_id, :no_events_engagement AS engagement,
         :no_events_performance AS performance{nulls} FROM person p
@@ -129,6 +152,18 @@ def refresh_personas(session: Session, now: datetime,
     for column in latest_columns:  # the students whose latest event falls in a window
         session.execute(sql(f"CREATE INDEX temp.ix_{PERSONA_TABLE}_{column}"
                             f" ON {PERSONA_TABLE} ({column})", {}))
+
+
+def _halves(session: Session, split_from: int | None,
+            ) -> tuple[tuple[int, int], tuple[int, int]] | None:
+    """Two person id ranges [lo, hi) to compute in two processes, or None: one will do."""
+    if split_from is None or not shares_data(session):
+        return None
+    low, high = session.execute(sql("SELECT MIN(id), MAX(id) FROM person", {})).one()
+    if low is None or high - low + 1 < split_from:
+        return None
+    middle = (low + high + 1) // 2
+    return (low, middle), (middle, high + 1)
 
 
 def consent_column(purpose: str, implied: str) -> str:
@@ -163,6 +198,8 @@ def insert_campaign(session: Session, spec: PlanSpec) -> tuple[int, int]:
     days = values_table("d", ("zone", "local_date"),
                         [(z, d.isoformat()) for z, d in spec.local_days], params)
     held = f"{holdout_bucket_sql('p.id', spec.salt)} < {spec.holdout_threshold}"
+    # Inserted in person order: the keys of the delivery indexes that start with the person
+    # (dedupe and topic keys, person) then mostly grow at one end instead of at random.
     statement = f"""
     INSERT INTO delivery (person_id, channel, address, kind, purpose, text, choices, status,
         due_at, dedupe_key, attempts, campaign_id, meta, created_at, updated_at, topic_key,
@@ -183,6 +220,7 @@ def insert_campaign(session: Session, spec: PlanSpec) -> tuple[int, int]:
     JOIN {days} ON d.zone = COALESCE(p.time_zone, :fallback)
     JOIN identity i ON i.id = {_channel_choice(spec.channels, spec.reach_table)}
     WHERE {_audience(spec, params)}
+    ORDER BY p.id
     ON CONFLICT DO NOTHING
     RETURNING status"""
     statuses = session.execute(sql(statement, params)).scalars().all()
@@ -203,15 +241,15 @@ def _candidates(spec: PlanSpec, params: dict[str, Any]) -> str:
     if spec.latest_anchor and spec.anchor_is_latest:
         # CROSS JOIN: SQLite keeps this order (per step, the students whose latest time is in
         # its window, by the persona table's index; then the event at that time) instead of
-        # reading every anchor-type event of the window, or every student.
+        # reading every anchor-type event of the window, or every student. PostgreSQL reads
+        # CROSS JOIN with the WHERE as an inner join it may reorder.
         at = f"lp.{latest_column(spec.anchor_type)}"
         return f"""(SELECT e.person_id AS pid, e.id AS anchor, s.step AS step,
                    CAST(NULL AS TIMESTAMP) AS fire_at, CAST(NULL AS TEXT) AS local_date,
                    CAST(e.id AS TEXT) || ':' || CAST(s.step AS TEXT) AS period
-              FROM {steps} CROSS JOIN {PERSONA_TABLE} lp
-              JOIN learning_event e ON e.person_id = lp.person_id AND e.type = :anchor_type
-                   AND e.occurred_at = {at}
-              WHERE {at} <= s.hi AND {at} > s.lo
+              FROM {steps} CROSS JOIN {PERSONA_TABLE} lp CROSS JOIN learning_event e
+              WHERE e.person_id = lp.person_id AND e.type = :anchor_type
+                    AND e.occurred_at = {at} AND {at} <= s.hi AND {at} > s.lo
                     {_not_resolved(replace(spec, missing_type=None), params)}) c"""
     return f"""(SELECT e.person_id AS pid, e.id AS anchor, s.step AS step,
                    CAST(NULL AS TIMESTAMP) AS fire_at, CAST(NULL AS TEXT) AS local_date,

@@ -7,15 +7,20 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 from sqlmodel import Session
+from structlog.testing import capture_logs
 
 from scheduler.personas import Event, engagement_persona, performance_persona
-from storage.database import Database
+from storage import side_query
+from storage.database import Database, create_db_engine
+from storage.migrate import upgrade
 from storage.persona_sql import latest_column, persona_select
 from storage.plan_render import read_instant
 from storage.plan_sql import PERSONA_TABLE, refresh_personas
+from storage.side_query import insert_beside
 from storage.sql_params import sql
-from storage.tables import LearningEvent, Person
+from storage.tables import ConsentRecord, Identity, LearningEvent, Person
 
 NOW = datetime(2026, 3, 3, 12, 0, tzinfo=UTC)
 TYPES = ("enrolled", "login", "class_attended", "class_missed", "assignment_assigned",
@@ -127,3 +132,63 @@ def test_sql_and_python_agree_on_random_histories(db: Database, source: str) -> 
         expected = (engagement_persona(history, NOW).value,
                     performance_persona(history, NOW).value)
         assert found[pid] == expected, name
+
+
+def test_split_over_two_processes_builds_the_same_persona_table(sqlite_url: str) -> None:
+    """SQLite computes half of the students in a child process (`split_from`); the table is
+    the same, row for row and column for column, and nothing stays attached afterwards."""
+    upgrade(sqlite_url)
+    db = Database(create_db_engine(sqlite_url))
+    rng = random.Random(20261125)
+    histories = {f"r{i}": random_history(rng) for i in range(120)}
+    names = store(db, histories)
+
+    def reach(session: Session) -> None:  # identities and consents, so every column varies
+        for pid in sorted(names):
+            for channel in ("telegram", "sms") if pid % 3 else ():
+                session.add(Identity(person_id=pid, channel=channel, address=f"{channel}{pid}",
+                                     reachable=pid % 5 != 0, created_at=NOW))
+            if pid % 2:
+                session.add(ConsentRecord(person_id=pid, purpose="nudges", created_at=NOW,
+                                          decision="granted" if pid % 4 else "declined"))
+
+    db.run_sync(reach)
+
+    def table(split_from: int | None) -> list[Any]:
+        def build(session: Session) -> list[Any]:
+            refresh_personas(session, NOW, consents=(("nudges", "nudges"),),
+                             channels=("telegram", "sms"), latest=("login", "test_completed"),
+                             split_from=split_from)
+            return session.execute(sql(f"SELECT * FROM {PERSONA_TABLE} ORDER BY person_id",
+                                       {})).all()
+        return db.run_sync(build)
+
+    whole, split = table(None), table(1)
+    assert split == whole and len(whole) == len(histories)
+    assert {row[3] for row in whole} == {0, 1} and any(row[4] for row in whole)
+    assert {pid: (eng, perf) for pid, eng, perf, *_ in split} == {
+        pid: (engagement_persona(histories[n], NOW).value,
+              performance_persona(histories[n], NOW).value) for pid, n in names.items()}
+    attached = db.run_sync(lambda s: [r[1] for r in s.execute(text("PRAGMA database_list"))])
+    assert attached == ["main", "temp"]
+    db.close()
+
+
+def test_when_the_child_fails_the_session_computes_its_part(
+        sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    upgrade(sqlite_url)
+    db = Database(create_db_engine(sqlite_url))
+    db.run_sync(lambda s: s.execute(text("CREATE TABLE numbers (n INTEGER)")))
+    monkeypatch.setattr(side_query, "_CHILD", ("-c", "raise SystemExit('no child today')"))
+
+    def build(session: Session) -> list[Any]:
+        insert_beside(session, "numbers", "SELECT 2 UNION ALL SELECT 3", {},
+                      lambda: session.execute(text("INSERT INTO numbers VALUES (1)")))
+        return session.execute(text("SELECT n FROM numbers ORDER BY rowid")).scalars().all()
+
+    with capture_logs() as logs:
+        assert db.run_sync(build) == [1, 2, 3]
+    assert [entry["event"] for entry in logs] == [
+        "side query failed; computing it in this process"]
+    assert "no child today" in logs[0]["error"]
+    db.close()
