@@ -46,6 +46,7 @@ def insert_beside(session: Session, into: str, side_select: str, params: Mapping
     fails, the session computes that part too, after its own."""
     database = session.get_bind().engine.url.database
     assert database is not None
+    database = str(Path(database).resolve())  # the child runs elsewhere (`_PROJECT`)
     with tempfile.TemporaryDirectory(prefix="mentorbot-side-") as scratch:
         out, errors = Path(scratch) / "rows.sqlite3", Path(scratch) / "errors.txt"
         job = pickle.dumps((database, str(out), side_select, dict(params)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -191,4 +192,25 @@ def test_when_the_child_fails_the_session_computes_its_part(
     assert [entry["event"] for entry in logs] == [
         "side query failed; computing it in this process"]
     assert "no child today" in logs[0]["error"]
+    db.close()
+
+
+def test_the_child_opens_the_same_file_when_the_path_is_relative(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # the child starts in the project's directory, not here
+    url = "sqlite:///relative.sqlite3"
+    upgrade(url)
+    db = Database(create_db_engine(url))
+    names = store(db, {"regular": EXAMPLES["regular"], "new": EXAMPLES["new"]})
+
+    def build(session: Session) -> dict[int, str]:
+        refresh_personas(session, NOW, split_from=1)
+        rows = session.execute(sql(f"SELECT person_id, engagement FROM {PERSONA_TABLE}", {}))
+        return dict(rows.all())
+
+    with capture_logs() as logs:
+        found = db.run_sync(build)
+    assert logs == []  # no fallback: the child read this database
+    assert {names[pid]: engagement for pid, engagement in found.items()} == {
+        "regular": "regular", "new": "new"}
     db.close()
