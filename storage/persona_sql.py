@@ -1,9 +1,10 @@
 """Engagement and performance personas for every student at once, in one SQL statement.
 
 The same rules as `scheduler.personas` (read the thresholds from there), set-based: one pass
-over the events groups them per person; two correlated counts (activity before the latest
-enrolment, misses after the last attended class) run only for the people whose classification
-needs them. Where it differs from the Python functions, on purpose:
+over the events groups them per person; three correlated lookups (activity before the latest
+enrolment, misses after the last attended class, the first event of someone with neither
+activity nor enrolment) run only for the people whose classification needs them. Where it
+differs from the Python functions, on purpose:
 
 - Events with the *same* timestamp have no order in SQL. Python keeps their input order, so
   "the last two class outcomes" may differ when an attended and a missed class share an instant.
