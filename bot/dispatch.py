@@ -141,17 +141,17 @@ class Dispatcher:
             session, now, claim_lease=self._claim_lease, send_lease=self._send_lease
         )
         if self._renderer is not None:
-            self._render(session, now, limit)
+            self._render(self._renderer, session, now, limit)
         rows = claims.claim_due(session, now, limit, self.channels, self.owner)
         allowed = self._judge(session, rows)
         return [outbound_from_row(r) for r in rows if (r.id or 0) in allowed]
 
-    def _render(self, session: Session, now: datetime, limit: int) -> None:
+    @staticmethod
+    def _render(renderer: Renderer, session: Session, now: datetime, limit: int) -> None:
         """Render planned nudges; a row that cannot be rendered must not stop the sending."""
-        assert self._renderer is not None
         try:
             with session.begin_nested():
-                self._renderer.render(session, now, limit)
+                renderer.render(session, now, limit)
         except Exception:
             log.exception("dispatch.render_failed")
 
